@@ -1,0 +1,27 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Both create .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= runs/demo
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m brats_rev.bench.memory --what=stage --num_blocks=1,2,4,8 \
+	  --json_out=$(DEMO_DIR)/memory_stage.json --plot_out=$(DEMO_DIR)/memory_stage.png
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: lint
+	$(PY) -m pytest -n 2 tests
+
+clean:
+	rm -rf $(VENV) runs
