@@ -1,0 +1,176 @@
+"""Depthwise 3D convolution with a fast CPU path.
+
+Keras 3 has no DepthwiseConv3D. A grouped `Conv3D(groups=C)` computes it, but on CPU it only
+runs through XLA and is very slow (DESIGN.md §3.1). The "decomposed" implementation instead
+sums `kernel_size` 2D depthwise convolutions, one per kernel tap along depth, each applied to
+the depth-shifted (and depth-strided) slice of the input with depth folded into the batch.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from brats_rev.layers.validation import check_choice, check_positive_int
+
+IMPLEMENTATIONS = ("auto", "decomposed", "grouped")
+PADDINGS = ("same", "valid")
+
+
+def resolve_implementation(implementation):
+    """Maps "auto" to "grouped" when a GPU is visible (cuDNN grouped convolution), else to
+    "decomposed"; other values are returned unchanged."""
+    if implementation != "auto":
+        return implementation
+    return "grouped" if tf.config.list_logical_devices("GPU") else "decomposed"
+
+
+def conv_output_length(length, kernel_size, stride, padding):
+    """Output length of one spatial axis (TensorFlow "SAME"/"VALID" rules)."""
+    if padding == "same":
+        return -(-length // stride)
+    return (length - kernel_size) // stride + 1
+
+
+def _same_padding(length, kernel_size, stride):
+    """(before, after) zero padding that TensorFlow's "SAME" applies to an axis of `length`."""
+    out = -(-length // stride)
+    total = max((out - 1) * stride + kernel_size - length, 0)
+    return total // 2, total - total // 2
+
+
+@keras.saving.register_keras_serializable(package="brats_rev")
+class DepthwiseConv3D(keras.layers.Layer):
+    """Channels-last depthwise 3D convolution (depth multiplier 1, dilation 1).
+
+    Args:
+        kernel_size: int, the cubic kernel edge (voxels).
+        strides: 1 or 2, the same on every spatial axis.
+        padding: "same" or "valid" (TensorFlow semantics, also for odd sizes with stride 2).
+        use_bias: whether to add a per-channel bias.
+        implementation: "decomposed" (2D depthwise convolutions over depth slices; fast on
+            CPU), "grouped" (`Conv3D` with one group per channel; cuDNN on GPU, XLA on CPU) or
+            "auto" (grouped when a GPU is visible, else decomposed). All give the same result.
+        depthwise_initializer, bias_initializer, depthwise_regularizer, bias_regularizer:
+            as in `keras.layers.DepthwiseConv2D`.
+
+    Input shape: (batch, depth, height, width, channels).
+    Output shape: (batch, depth', height', width', channels), each spatial axis as
+        `conv_output_length` gives.
+    Weights: `kernel` of shape (k, k, k, channels, 1), `bias` of shape (channels,).
+    """
+
+    def __init__(
+        self,
+        kernel_size=3,
+        strides=1,
+        padding="same",
+        use_bias=True,
+        implementation="auto",
+        depthwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.strides = check_choice("strides", strides, (1, 2))
+        self.padding = check_choice("padding", padding, PADDINGS)
+        self.use_bias = bool(use_bias)
+        self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
+        self.depthwise_initializer = keras.initializers.get(depthwise_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.depthwise_regularizer = keras.regularizers.get(depthwise_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.input_spec = keras.layers.InputSpec(ndim=5)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(
+                "DepthwiseConv3D needs a known number of input channels. "
+                f"Received: input_shape={input_shape}"
+            )
+        k = self.kernel_size
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(k, k, k, channels, 1),
+            initializer=self.depthwise_initializer,
+            regularizer=self.depthwise_regularizer,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(channels,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+            )
+        self.input_spec = keras.layers.InputSpec(ndim=5, axes={-1: channels})
+        self._resolved_implementation = resolve_implementation(self.implementation)
+
+    def call(self, inputs):
+        if self._resolved_implementation == "grouped":
+            outputs = self._grouped(inputs)
+        else:
+            outputs = self._decomposed(inputs)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return outputs
+
+    def _grouped(self, inputs):
+        """Grouped Conv3D: kernel (k, k, k, 1, C), one group per channel."""
+        kernel = ops.transpose(self.kernel, (0, 1, 2, 4, 3))
+        return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding)
+
+    def _decomposed(self, inputs):
+        """Sum over depth taps of 2D depthwise convolutions on depth-shifted slices."""
+        k, stride = self.kernel_size, self.strides
+        depth = inputs.shape[1]
+        if depth is None:
+            raise ValueError(
+                "The decomposed DepthwiseConv3D needs a static depth. "
+                f"Received: input shape {inputs.shape}"
+            )
+        if self.padding == "same":
+            before, after = _same_padding(depth, k, stride)
+            inputs = ops.pad(inputs, ((0, 0), (before, after), (0, 0), (0, 0), (0, 0)))
+            depth += before + after
+        out_depth = (depth - k) // stride + 1
+        shape = ops.shape(inputs)
+        batch, height, width, channels = shape[0], shape[2], shape[3], shape[4]
+        outputs = None
+        for tap in range(k):
+            planes = inputs[:, tap : tap + (out_depth - 1) * stride + 1 : stride]
+            planes = ops.reshape(planes, (-1, height, width, channels))
+            tap_out = ops.depthwise_conv(
+                planes, self.kernel[tap], strides=stride, padding=self.padding
+            )
+            outputs = tap_out if outputs is None else outputs + tap_out
+        out_shape = ops.shape(outputs)
+        return ops.reshape(outputs, (batch, out_depth, out_shape[1], out_shape[2], channels))
+
+    def compute_output_shape(self, input_shape):
+        k, stride, padding = self.kernel_size, self.strides, self.padding
+        spatial = [
+            None if n is None else conv_output_length(n, k, stride, padding)
+            for n in input_shape[1:4]
+        ]
+        return (input_shape[0], *spatial, input_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "kernel_size": self.kernel_size,
+                "strides": self.strides,
+                "padding": self.padding,
+                "use_bias": self.use_bias,
+                "implementation": self.implementation,
+                "depthwise_initializer": keras.initializers.serialize(self.depthwise_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "depthwise_regularizer": keras.regularizers.serialize(self.depthwise_regularizer),
+                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            }
+        )
+        return config
