@@ -1,0 +1,37 @@
+"""Atomic file writes: write a temporary file in the target's folder, fsync, then rename.
+
+A reader never sees a half-written file under the final name, and a crash leaves the previous
+version in place. Used for shards, manifests and reports.
+"""
+
+import contextlib
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yields a temporary path next to `path`; on success fsyncs it and renames it to `path`.
+
+    If the body raises, the temporary file is removed and `path` is left untouched.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                         dir=directory)
+    os.close(handle)
+    os.chmod(temporary, 0o644)  # mkstemp creates 0600; published files are world-readable.
+    try:
+        yield temporary
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def write_text(path, text):
+    """Writes `text` (UTF-8) to `path` atomically."""
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
+        out.write(text)

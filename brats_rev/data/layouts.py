@@ -1,0 +1,91 @@
+"""How each BraTS release names its case folders and files (the one table of file layouts).
+
+A case folder `<case_id>/` holds `<case_id><sep><suffix><ext>` for each modality and for the
+segmentation, with `<ext>` one of EXTENSIONS. Modalities are always listed in the canonical
+channel order MODALITIES = (flair, t1, t1ce, t2); each layout maps them to its file suffixes
+(2023: t2f, t1n, t1c, t2w). Known misnamed files of real releases are in FILE_ALIASES.
+Pure Python; no I/O here.
+"""
+
+import dataclasses
+import re
+import types
+
+MODALITIES = ("flair", "t1", "t1ce", "t2")
+SEGMENTATION = "seg"
+EXTENSIONS = (".nii.gz", ".nii")
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """One release's naming scheme.
+
+    Attributes:
+      release: "2020", "2021" or "2023".
+      convention: the key of `brats_rev.labels.CONVENTIONS` its segmentations use.
+      case_pattern: regular expression a case folder name (= case id) fully matches.
+      separator: between case id and suffix in file names.
+      suffixes: canonical modality name (or "seg") -> file suffix.
+    """
+
+    release: str
+    convention: str
+    case_pattern: str
+    separator: str
+    suffixes: types.MappingProxyType
+
+    def matches(self, case_id):
+        """True if `case_id` is a case folder name of this release."""
+        return re.fullmatch(self.case_pattern, case_id) is not None
+
+    def file_name(self, case_id, role, extension=".nii.gz"):
+        """File name of `role` (a modality or "seg") for `case_id`, e.g. 'X_t1ce.nii.gz'."""
+        return f"{case_id}{self.separator}{self.suffixes[role]}{extension}"
+
+
+_CLASSIC = types.MappingProxyType(
+    {"flair": "flair", "t1": "t1", "t1ce": "t1ce", "t2": "t2", SEGMENTATION: "seg"}
+)
+
+LAYOUTS = types.MappingProxyType(
+    {
+        "2020": Layout(
+            "2020", "brats2020", r"BraTS20_(Training|Validation|Testing)_\d{3}", "_", _CLASSIC
+        ),
+        "2021": Layout("2021", "brats2021", r"BraTS2021_\d{5}", "_", _CLASSIC),
+        # The 2023 GLI layout; the other 2023 challenges (MEN, MET, PED, SSA) name files alike.
+        "2023": Layout(
+            "2023",
+            "brats2023",
+            r"BraTS-(GLI|MEN|MET|PED|SSA)-\d{5}-\d{3}",
+            "-",
+            types.MappingProxyType(
+                {"flair": "t2f", "t1": "t1n", "t1ce": "t1c", "t2": "t2w", SEGMENTATION: "seg"}
+            ),
+        ),
+    }
+)
+
+# (case id, role) -> other file names that role has in a real release. Add rows as found.
+FILE_ALIASES = types.MappingProxyType(
+    {("BraTS20_Training_355", SEGMENTATION): ("W39_1998.09.19_Segm.nii",)}
+)
+
+
+def layout_for_case(case_id):
+    """The Layout whose case pattern `case_id` matches, or None."""
+    for layout in LAYOUTS.values():
+        if layout.matches(case_id):
+            return layout
+    return None
+
+
+def case_id_for(release, index, labelled=True):
+    """The case id a release gives case number `index` (2020 validation cases differ)."""
+    if release == "2020":
+        return f"BraTS20_{'Training' if labelled else 'Validation'}_{index:03d}"
+    if release == "2021":
+        return f"BraTS2021_{index:05d}"
+    if release == "2023":
+        return f"BraTS-GLI-{index:05d}-000"
+    raise ValueError(f"Unknown release {release!r}; known: {sorted(LAYOUTS)}.")

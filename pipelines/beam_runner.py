@@ -1,0 +1,47 @@
+"""Runs the conversion as an Apache Beam pipeline (optional extra: `pip install .[beam]`).
+
+One element per planned shard: a worker converts that shard's cases in order and writes the
+shard with the same code as the local runner, so the bytes are the same. All shard outputs are
+then gathered into one element that writes manifest.json and rejected.json. `output_dir` must
+be a filesystem path every worker can write (a shared mount on distributed runners).
+"""
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines import conversion
+
+
+def _convert_shard(plan, root, output_dir, options):
+    results = (conversion.convert_case(case, root, options) for case in plan.cases)
+    return conversion.write_planned_shard(output_dir, plan, results)
+
+
+def _finish(shard_outputs, output_dir, discovery_problems, options):
+    ordered = sorted(shard_outputs, key=lambda output: output[0]["file"])
+    conversion.finish(output_dir, ordered, discovery_problems, options)
+
+
+def run_beam(plans, root, output_dir, options, discovery_problems, beam_runner="DirectRunner",
+             pipeline_args=()):
+    """Runs the conversion on Beam runner `beam_runner`; writes shards, manifest and report.
+
+    Args:
+      plans: list of conversion.ShardPlan.
+      root: dataset root.
+      output_dir: folder for shards, manifest.json and rejected.json.
+      options: conversion.ConversionOptions.
+      discovery_problems: Problems found before conversion (go into the rejected report).
+      beam_runner: Beam runner name (DirectRunner, DataflowRunner, FlinkRunner, SparkRunner).
+      pipeline_args: further Beam pipeline options, e.g. ["--project=...", "--region=..."].
+    """
+    pipeline_options = PipelineOptions(list(pipeline_args), runner=beam_runner)
+    with beam.Pipeline(options=pipeline_options) as pipeline:
+        _ = (
+            pipeline
+            | "PlanShards" >> beam.Create(plans)
+            | "Spread" >> beam.Reshuffle()
+            | "ConvertShard" >> beam.Map(_convert_shard, root, output_dir, options)
+            | "GatherShards" >> beam.combiners.ToList()
+            | "WriteManifest" >> beam.Map(_finish, output_dir, discovery_problems, options)
+        )

@@ -1,0 +1,182 @@
+"""The conversion steps both runners share: one case -> one record, shard plan, shard, manifest.
+
+`convert_case` validates, preprocesses and encodes a single case (pure function of the case
+files and the options); `plan_shards` fixes which case goes into which shard before anything
+is read; `write_planned_shard` writes one shard from results in plan order; `finish` writes
+manifest.json and rejected.json. The local runner and the Beam runner only differ in how they
+schedule these calls, so they produce the same bytes.
+"""
+
+import dataclasses
+import glob
+import os
+
+import numpy as np
+
+from brats_rev import labels
+from brats_rev.data import atomic, layouts, manifest, preprocess, records, validation
+from brats_rev.data.problems import ERROR, Problem
+
+STALE_SHARD_PATTERN = "brats-*-of-*.tfrecord.gz"
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversionOptions:
+    """Settings that change the records (all recorded in the manifest).
+
+    Attributes:
+      margin: voxels added on each side of the brain (and tumour) bounding box.
+      max_foreground_per_class: cap on stored voxel coordinates per tumour class.
+      affine_tolerance_mm: affine differences up to this are warnings, beyond it errors.
+      num_folds: cross-validation folds in the manifest.
+    """
+
+    margin: int = 4
+    max_foreground_per_class: int = 1024
+    affine_tolerance_mm: float = validation.AFFINE_TOLERANCE_MM
+    num_folds: int = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseResult:
+    """Outcome of converting one case: `record` and `metadata` are None when rejected."""
+
+    case_id: str
+    record: bytes | None
+    metadata: dict | None
+    problems: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardPlan:
+    """Shard `file` (base name) and the sorted cases planned for it."""
+
+    file: str
+    cases: tuple
+
+
+def _preprocess(loaded, margin):
+    """(image float32 cropped z-scored, canonical labels or None, crop box) of a LoadedCase."""
+    mask = preprocess.brain_mask(loaded.image)
+    canonical = None
+    if loaded.seg is not None:
+        canonical = labels.to_canonical(loaded.seg, loaded.case.convention)
+        mask_for_box = mask | (canonical > 0)
+    else:
+        mask_for_box = mask
+    box = preprocess.bounding_box(mask_for_box, margin)
+    image = preprocess.zscore(preprocess.crop(loaded.image, box), preprocess.crop(mask, box),
+                              layouts.MODALITIES)
+    if canonical is not None:
+        canonical = np.ascontiguousarray(preprocess.crop(canonical, box))
+    return image, canonical, box
+
+
+def _metadata(loaded, root, box, canonical, foreground, warnings):
+    """JSON-ready per-case metadata for the manifest."""
+    case = loaded.case
+    files = list(case.images) + ([case.seg] if case.seg else [])
+    return {
+        "release": case.release,
+        "convention": case.convention,
+        "source_files": [os.path.relpath(path, root) for path in files],
+        "original_shape": list(loaded.image.shape[:3]),
+        "shape": [int(stop - start) for start, stop in box],
+        "crop_box": box.tolist(),
+        "spacing": loaded.spacing.tolist(),
+        "affine": loaded.affine.tolist(),
+        "has_label": canonical is not None,
+        "region_voxels": labels.region_voxel_counts(canonical) if canonical is not None else None,
+        "foreground_samples": {name: len(v) for name, v in foreground.items()},
+        "warnings": [problem.to_json() for problem in warnings],
+    }
+
+
+def convert_case(case, root, options):
+    """Validates, preprocesses and encodes one case (a brats_rev.data.cases.Case).
+
+    Returns a CaseResult; any error rejects the case with the Problems that explain why.
+    """
+    loaded, problems = validation.load_case(case, options.affine_tolerance_mm)
+    if loaded is None:
+        return CaseResult(case.case_id, None, None, tuple(problems))
+    try:
+        image, canonical, box = _preprocess(loaded, options.margin)
+    except ValueError as error:
+        problem = Problem(case.case_id, case.directory, str(error))
+        return CaseResult(case.case_id, None, None, tuple(problems) + (problem,))
+    names = records.FOREGROUND_CLASSES
+    if canonical is None:
+        foreground = {name: np.zeros((0, 3), np.int32) for name in names}
+    else:
+        by_class = preprocess.foreground_locations(
+            canonical, list(names.values()), options.max_foreground_per_class,
+            preprocess.stable_seed(case.case_id))
+        foreground = {name: by_class[value] for name, value in names.items()}
+    record = records.encode_example({
+        "case_id": case.case_id, "convention": case.convention, "image": image,
+        "label": canonical, "original_shape": loaded.image.shape[:3], "crop_box": box,
+        "affine": loaded.affine, "spacing": loaded.spacing, "foreground": foreground,
+    })
+    metadata = _metadata(loaded, root, box, canonical, foreground, loaded.warnings)
+    return CaseResult(case.case_id, record, metadata, tuple(problems))
+
+
+def plan_shards(cases, num_shards):
+    """Contiguous, sorted blocks of `cases` for min(num_shards, len(cases)) shards."""
+    if num_shards < 1:
+        raise ValueError(f"`num_shards` must be >= 1. Received: num_shards={num_shards}")
+    if not cases:
+        raise ValueError("no cases to convert")
+    ordered = sorted(cases, key=lambda case: case.case_id)
+    count = min(num_shards, len(ordered))
+    bounds = [len(ordered) * k // count for k in range(count + 1)]
+    return [ShardPlan(manifest.shard_file_name(k, count), tuple(ordered[bounds[k]:bounds[k + 1]]))
+            for k in range(count)]
+
+
+def write_planned_shard(output_dir, plan, results):
+    """Writes the accepted records of `results` (CaseResults in plan order) as `plan.file`.
+
+    Returns (shard info dict with case_ids, {case id: metadata}, [Problem of rejected cases]).
+    """
+    metadata, rejected = {}, []
+
+    def accepted():
+        for expected, result in zip(plan.cases, results, strict=True):
+            if expected.case_id != result.case_id:
+                raise RuntimeError(f"{plan.file}: got {result.case_id}, planned "
+                                   f"{expected.case_id}: results out of plan order")
+            if result.record is None:
+                rejected.extend(p for p in result.problems if p.severity == ERROR)
+                continue
+            metadata[result.case_id] = {**result.metadata, "shard": plan.file}
+            yield result.record
+
+    info = records.write_shard(os.path.join(output_dir, plan.file), accepted())
+    info["case_ids"] = sorted(metadata)
+    return info, metadata, rejected
+
+
+def finish(output_dir, shard_outputs, discovery_problems, options):
+    """Writes manifest.json and rejected.json from all shards' outputs; returns the manifest.
+
+    `shard_outputs` are write_planned_shard results in shard order. Shards of an earlier run
+    with another shard count are deleted so the folder holds exactly what the manifest lists.
+    """
+    shards, cases, rejected = [], {}, [p.to_json() for p in discovery_problems]
+    for info, metadata, problems in shard_outputs:
+        shards.append(info)
+        cases.update(metadata)
+        rejected.extend(p.to_json() for p in problems)
+    rejected.sort(key=lambda p: (p["case_id"], p["file"], p["problem"]))
+    document = manifest.build_manifest(records.SCHEMA_VERSION, shards, cases, rejected,
+                                       dataclasses.asdict(options), options.num_folds)
+    manifest.write_manifest(output_dir, document)
+    atomic.write_text(os.path.join(output_dir, manifest.REJECTED_NAME),
+                      manifest.to_json(rejected))
+    current = {info["file"] for info in shards}
+    for path in glob.glob(os.path.join(output_dir, STALE_SHARD_PATTERN)):
+        if os.path.basename(path) not in current:
+            os.remove(path)
+    return document

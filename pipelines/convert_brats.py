@@ -1,0 +1,96 @@
+"""Converts a BraTS download into validated, GZIP-compressed, sharded TFRecords.
+
+    python -m pipelines.convert_brats --input_dir=/data/BraTS2021 --output_dir=/data/records \
+        [--num_shards=16] [--workers=2] [--folds=5] [--allow_rejects]
+    python -m pipelines.convert_brats ... --runner=beam [--beam_runner=DataflowRunner] \
+        [--project=... --region=... any other Beam pipeline option]
+
+Writes the shards, manifest.json and rejected.json into --output_dir. Every good case is
+converted even when others are rejected; the exit code is 1 if any case was rejected unless
+--allow_rejects. Flags this program does not know are passed to Beam (with --runner=beam).
+"""
+
+import os
+import time
+
+from absl import app, flags
+
+from brats_rev.data import cases as cases_lib
+from brats_rev.data import manifest
+from pipelines import conversion, local_runner, progress
+
+
+def convert(input_dir, output_dir, options, num_shards=4, workers=1, runner="local",
+            beam_runner="DirectRunner", pipeline_args=(), progress_stream=None):
+    """Finds, validates and converts every case under `input_dir`; returns the manifest dict.
+
+    The manifest's "rejected" list holds every problem that stopped a case (discovery and
+    conversion). See the module docstring for what is written.
+    """
+    found, discovery_problems = cases_lib.find_cases(input_dir)
+    plans = conversion.plan_shards(found, num_shards)
+    os.makedirs(output_dir, exist_ok=True)
+    if runner == "local":
+        bar = progress.Progress(len(found), stream=progress_stream)
+        outputs = local_runner.run_local(plans, input_dir, output_dir, options, workers, bar)
+        return conversion.finish(output_dir, outputs, discovery_problems, options)
+    if runner == "beam":
+        from pipelines import beam_runner as beam_lib  # Beam is an optional extra.
+
+        beam_lib.run_beam(plans, input_dir, output_dir, options, discovery_problems,
+                          beam_runner, pipeline_args)
+        return manifest.load_manifest(output_dir)
+    raise ValueError(f"`runner` must be 'local' or 'beam'. Received: runner={runner!r}")
+
+
+def _report(document, output_dir, seconds):
+    """Prints the rejected cases and a one-line summary."""
+    for problem in document["rejected"]:
+        print(f"REJECTED {problem['case_id']}: {problem['file']}: {problem['problem']}")
+    rejected = {problem["case_id"] for problem in document["rejected"]}
+    print(f"converted {document['num_cases']} cases into {len(document['shards'])} shards in "
+          f"{seconds:.1f} s; rejected {len(rejected)} cases; "
+          f"manifest {os.path.join(output_dir, manifest.MANIFEST_NAME)}")
+
+
+def main(argv):
+    """Entry point; returns the exit code (1 if cases were rejected and not allowed)."""
+    options = flags.FLAGS
+    extra = argv[1:]
+    if extra and options.runner == "local":
+        raise app.UsageError(f"unknown arguments {extra} (only --runner=beam passes them on)")
+    conversion_options = conversion.ConversionOptions(
+        margin=options.margin, max_foreground_per_class=options.max_foreground_per_class,
+        affine_tolerance_mm=options.affine_tolerance_mm, num_folds=options.folds)
+    start = time.monotonic()
+    document = convert(options.input_dir, options.output_dir, conversion_options,
+                       options.num_shards, options.workers, options.runner,
+                       options.beam_runner, extra)
+    _report(document, options.output_dir, time.monotonic() - start)
+    return 1 if document["rejected"] and not options.allow_rejects else 0
+
+
+def define_flags():
+    """Defines this program's absl flags (only when run as a program)."""
+    flags.DEFINE_string("input_dir", None, "BraTS dataset root (any release layout).",
+                        required=True)
+    flags.DEFINE_string("output_dir", None, "Folder for shards and manifest.json.",
+                        required=True)
+    flags.DEFINE_integer("num_shards", 4, "Number of TFRecord shards.", lower_bound=1)
+    flags.DEFINE_integer("workers", 1, "Local worker processes.", lower_bound=1)
+    flags.DEFINE_integer("folds", 5, "Cross-validation folds in the manifest.", lower_bound=1)
+    flags.DEFINE_integer("margin", conversion.ConversionOptions.margin,
+                         "Voxels kept around the brain bounding box.", lower_bound=0)
+    flags.DEFINE_integer("max_foreground_per_class",
+                         conversion.ConversionOptions.max_foreground_per_class,
+                         "Voxel coordinates stored per tumour class.", lower_bound=0)
+    flags.DEFINE_float("affine_tolerance_mm", conversion.ConversionOptions.affine_tolerance_mm,
+                       "Affine differences up to this are warnings, beyond errors.")
+    flags.DEFINE_boolean("allow_rejects", False, "Exit 0 even if cases were rejected.")
+    flags.DEFINE_enum("runner", "local", ["local", "beam"], "Where the conversion runs.")
+    flags.DEFINE_string("beam_runner", "DirectRunner", "Beam runner for --runner=beam.")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main, flags_parser=lambda args: flags.FLAGS(args, known_only=True))

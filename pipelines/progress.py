@@ -1,0 +1,40 @@
+"""A one-line progress bar on stderr: cases done, rejected, rate and ETA."""
+
+import sys
+import time
+
+
+class Progress:
+    """Counts finished cases and redraws one status line (one line per update off a terminal).
+
+    Args:
+      total: number of cases expected.
+      stream: text stream to draw on (stderr by default).
+      clock: monotonic seconds source (injectable for tests).
+    """
+
+    def __init__(self, total, stream=None, clock=time.monotonic):
+        self.total = total
+        self.done = 0
+        self.rejected = 0
+        self._stream = stream or sys.stderr
+        self._clock = clock
+        self._start = clock()
+
+    def line(self):
+        """The status text, e.g. '  3/10 cases, 1 rejected, 0.50 cases/s, ETA 0:00:14'."""
+        elapsed = max(self._clock() - self._start, 1e-9)
+        rate = self.done / elapsed
+        remaining = (self.total - self.done) / rate if rate > 0 else float("nan")
+        eta = "?" if remaining != remaining else time.strftime("%H:%M:%S", time.gmtime(remaining))
+        width = len(str(self.total))
+        return (f"{self.done:>{width}}/{self.total} cases, {self.rejected} rejected, "
+                f"{rate:.2f} cases/s, ETA {eta}")
+
+    def update(self, rejected=False):
+        """Records one finished case and redraws."""
+        self.done += 1
+        self.rejected += int(rejected)
+        end = "\n" if self.done == self.total or not self._stream.isatty() else ""
+        self._stream.write(f"\r{self.line()}{end}")
+        self._stream.flush()
