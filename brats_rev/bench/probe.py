@@ -1,0 +1,76 @@
+"""Child process of the memory benchmark: measures one point and prints its result as JSON.
+
+Run through `brats_rev.bench.isolation.run_in_fresh_process`, which sets the BFC allocator
+environment. The spec (JSON) names the workload:
+    {"what": "stage", "mode": ..., "num_blocks": ..., "shape": [b, d, h, w], "filters": ...,
+     "expand_ratio": ..., "jit_compile": false}
+Peak bytes are those of one full training step, measured after a warm-up step (which traces
+the function and creates optimizer slots) and a reset of the peak counter.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+from absl import app, flags
+
+from brats_rev.bench import isolation, workloads
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("spec", None, "JSON workload specification.", required=True)
+
+
+def memory_device():
+    """"GPU:0" when a GPU is visible, else "CPU:0" (which needs the BFC allocator)."""
+    if tf.config.list_physical_devices("GPU"):
+        return "GPU:0"
+    if os.environ.get(isolation.BFC_VARIABLE, "").lower() != "true":
+        raise RuntimeError(
+            f"CPU memory is only measurable with {isolation.BFC_VARIABLE}=true set before "
+            "TensorFlow starts; run through brats_rev.bench.isolation."
+        )
+    return "CPU:0"
+
+
+def build_workload(spec):
+    """(step, inputs) for `spec`."""
+    if spec["what"] == "stage":
+        return workloads.stage_workload(
+            spec["mode"],
+            spec["num_blocks"],
+            tuple(spec["shape"]),
+            spec["filters"],
+            expand_ratio=spec.get("expand_ratio", 4),
+            jit_compile=spec.get("jit_compile", False),
+        )
+    raise ValueError(f"Unknown workload. Received: what={spec['what']!r}; allowed: ['stage']")
+
+
+def measure(spec):
+    """Peak and baseline allocator bytes of one training step of `spec`."""
+    # One inter-op thread: the executor's schedule, and so the peak, is then reproducible.
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    device = memory_device()
+    step, inputs = build_workload(spec)
+    float(step(inputs))
+    tf.config.experimental.reset_memory_stats(device)
+    baseline = tf.config.experimental.get_memory_info(device)["current"]
+    loss = float(step(inputs))
+    peak = tf.config.experimental.get_memory_info(device)["peak"]
+    return {
+        "spec": spec,
+        "device": device,
+        "peak_bytes": int(peak),
+        "baseline_bytes": int(baseline),
+        "loss": loss,
+    }
+
+
+def main(argv):
+    del argv
+    result = measure(json.loads(FLAGS.spec))
+    print(isolation.RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,112 @@
+"""Median step times, measured in one process so that ratios are comparable.
+
+    python -m brats_rev.bench.speed --what=depthwise   # DepthwiseConv3D implementations
+    python -m brats_rev.bench.speed --what=stage       # ReversibleStage modes
+
+Variants are timed round-robin (one call of each per round) after warm-up, so a machine that
+speeds up or slows down during the run affects all of them alike. Ratios are to the
+reference variant: grouped Conv3D for depthwise, "plain" for stages.
+"""
+
+import statistics
+import time
+
+import keras
+import tensorflow as tf
+from absl import app, flags
+
+from brats_rev.bench import report, workloads
+from brats_rev.layers.depthwise import DepthwiseConv3D
+from brats_rev.layers.reversible import MODES
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("what", "depthwise", ["depthwise", "stage"], "What to time.")
+flags.DEFINE_list("shape", None, "Input depth,height,width (default 64^3 depthwise, 48^3 stage).")
+flags.DEFINE_integer("channels", 32, "Input channels.")
+flags.DEFINE_integer("num_blocks", 4, "Couplings per stage (--what=stage).")
+flags.DEFINE_integer("warmup", 2, "Untimed calls per variant.")
+flags.DEFINE_integer("repeats", 7, "Timed calls per variant.")
+flags.DEFINE_string("json_out", None, "Write the timings as JSON here.")
+
+
+def depthwise_variants(shape, channels):
+    """{name: (fn, inputs)}: forward+backward of each DepthwiseConv3D implementation, and of
+    the decomposed one compiled with XLA ("decomposed+xla")."""
+    inputs = tf.random.stateless_normal((1, *shape, channels), seed=(0, 1))
+    variants = {}
+    for implementation, jit_compile in (("decomposed", False), ("grouped", False),
+                                        ("decomposed", True)):
+        keras.utils.set_random_seed(0)
+        layer = DepthwiseConv3D(3, implementation=implementation)
+        layer.build(inputs.shape)
+
+        @tf.function(jit_compile=jit_compile)
+        def forward_backward(x, layer=layer):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(tf.square(layer(x)))
+            return tape.gradient(loss, [x, *layer.trainable_variables])
+
+        name = implementation + ("+xla" if jit_compile else "")
+        variants[name] = (forward_backward, inputs)
+    return variants
+
+
+def stage_variants(shape, channels, num_blocks):
+    """{mode: (step, inputs)}: one training step of a ReversibleStage per mode."""
+    return {
+        mode: workloads.stage_workload(mode, num_blocks, (1, *shape), channels)
+        for mode in MODES
+    }
+
+
+def time_round_robin(variants, warmup, repeats):
+    """{name: [seconds per call]} with results fetched to host inside each timing."""
+    for fn, inputs in variants.values():
+        for _ in range(warmup):
+            tf.nest.map_structure(lambda t: t.numpy(), fn(inputs))
+    times = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, (fn, inputs) in variants.items():
+            start = time.perf_counter()
+            tf.nest.map_structure(lambda t: t.numpy(), fn(inputs))
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def main(argv):
+    del argv
+    if FLAGS.what == "depthwise":
+        shape = [int(n) for n in FLAGS.shape or (64, 64, 64)]
+        variants = depthwise_variants(shape, FLAGS.channels)
+        reference, title = "grouped", "DepthwiseConv3D forward+backward"
+    else:
+        shape = [int(n) for n in FLAGS.shape or (48, 48, 48)]
+        variants = stage_variants(shape, FLAGS.channels, FLAGS.num_blocks)
+        reference = "plain"
+        title = f"ReversibleStage training step, {FLAGS.num_blocks} blocks"
+    times = time_round_robin(variants, FLAGS.warmup, FLAGS.repeats)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"{title}, input 1x{'x'.join(map(str, shape))}x{FLAGS.channels}, "
+          f"median of {FLAGS.repeats}:")
+    rows = [
+        [name, f"{medians[name] * 1e3:.1f}", f"{medians[name] / medians[reference]:.3f}"]
+        for name in variants
+    ]
+    print(report.markdown_table(["variant", "median ms", f"time / {reference}"], rows))
+    if FLAGS.json_out:
+        report.write_json(
+            FLAGS.json_out,
+            {
+                "machine": report.machine_description(),
+                "what": FLAGS.what,
+                "shape": shape,
+                "channels": FLAGS.channels,
+                "seconds": times,
+                "median_seconds": medians,
+            },
+        )
+
+
+if __name__ == "__main__":
+    app.run(main)

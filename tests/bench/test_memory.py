@@ -1,0 +1,79 @@
+"""Peak allocator bytes of a reversible stage do not grow with its number of blocks.
+
+Each point runs in a fresh process with the BFC allocator; bytes, not time, so it is stable.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from brats_rev.bench import isolation, memory, probe
+
+
+def _min_peak(mode, num_blocks, repeats):
+    """Smallest peak over `repeats` fresh processes.
+
+    The executor's order of independent ops varies from process to process and moves a
+    single block's peak by up to ~15%; the minimum is stable. With expand_ratio 1 a block's
+    temporaries are small next to the residual stream, so a stage that kept even one
+    residual-sized tensor per block (+2 MiB each here) would grow by far more than that.
+    """
+    spec = {"what": "stage", "mode": mode, "num_blocks": num_blocks,
+            "shape": [1, 32, 32, 32], "filters": 16, "expand_ratio": 1}
+    peaks = []
+    for _ in range(repeats):
+        result = isolation.run_in_fresh_process(spec)
+        assert result["spec"] == spec and result["device"] == "CPU:0"
+        assert 0 < result["baseline_bytes"] < result["peak_bytes"]
+        peaks.append(result["peak_bytes"])
+    return min(peaks)
+
+
+@pytest.mark.slow
+def test_reversible_peak_is_flat_in_blocks_while_plain_grows():
+    reversible = {n: _min_peak("reversible", n, repeats=2) for n in (1, 8)}
+    plain = {n: _min_peak("plain", n, repeats=1) for n in (1, 8)}
+    assert reversible[8] <= 1.15 * reversible[1], reversible
+    # The measurement must be able to see growth, or the check above proves nothing.
+    assert plain[8] >= 3 * plain[1], plain
+    assert reversible[8] <= 0.3 * plain[8], (reversible, plain)
+
+
+def test_probe_refuses_cpu_measurement_without_bfc(monkeypatch):
+    monkeypatch.delenv(isolation.BFC_VARIABLE, raising=False)
+    with pytest.raises(RuntimeError, match="TF_CPU_ALLOCATOR_USE_BFC=true"):
+        probe.memory_device()
+
+
+def test_failed_probe_reports_its_stderr():
+    with pytest.raises(RuntimeError, match="allowed: \\['stage'\\]"):
+        isolation.run_in_fresh_process({"what": "teapot"})
+
+
+def test_summary_ratios():
+    peaks = {("reversible", 1): [100, 110], ("reversible", 8): [102],
+             ("plain", 1): [200], ("plain", 8): [1000]}
+    summary = memory.summarise(peaks, ["reversible", "plain"], [1, 8])
+    assert summary["reversible_growth_1_to_8"] == pytest.approx(102 / 105)
+    assert summary["plain_growth_1_to_8"] == pytest.approx(5.0)
+    assert summary["reversible_over_plain_at_8"] == pytest.approx(0.102)
+
+
+@pytest.mark.slow
+def test_command_line_writes_table_json_and_plot(tmp_path):
+    json_out, plot_out = tmp_path / "m.json", tmp_path / "m.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "brats_rev.bench.memory", "--modes=reversible,plain",
+         "--num_blocks=1,2", "--shape=8,8,8", "--filters=4", "--expand_ratio=2",
+         f"--json_out={json_out}", f"--plot_out={plot_out}"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "| blocks | reversible | plain |" in done.stdout
+    payload = json.loads(json_out.read_text())
+    assert sorted(payload["peak_bytes"]) == ["plain/1", "plain/2", "reversible/1", "reversible/2"]
+    plain = payload["peak_bytes"]
+    assert payload["summary"]["plain_growth_1_to_2"] == pytest.approx(
+        plain["plain/2"][0] / plain["plain/1"][0])
+    assert plot_out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
