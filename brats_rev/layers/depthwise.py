@@ -32,9 +32,10 @@ def conv_output_length(length, kernel_size, stride, padding):
 
 
 def _same_padding(length, kernel_size, stride):
-    """(before, after) zero padding that TensorFlow's "SAME" applies to an axis of `length`."""
-    out = -(-length // stride)
-    total = max((out - 1) * stride + kernel_size - length, 0)
+    """(before, after) zero padding that TensorFlow's "SAME" applies to an axis of `length`
+    (a Python int, or a scalar tensor when the axis is dynamic)."""
+    excess = (-(-length // stride) - 1) * stride + kernel_size - length
+    total = max(excess, 0) if isinstance(excess, int) else ops.maximum(excess, 0)
     return total // 2, total - total // 2
 
 
@@ -128,14 +129,11 @@ class DepthwiseConv3D(keras.layers.Layer):
         k, stride = self.kernel_size, self.strides
         depth = inputs.shape[1]
         if depth is None:
-            raise ValueError(
-                "The decomposed DepthwiseConv3D needs a static depth. "
-                f"Received: input shape {inputs.shape}"
-            )
+            depth = ops.shape(inputs)[1]
         if self.padding == "same":
             before, after = _same_padding(depth, k, stride)
             inputs = ops.pad(inputs, ((0, 0), (before, after), (0, 0), (0, 0), (0, 0)))
-            depth += before + after
+            depth = depth + before + after
         out_depth = (depth - k) // stride + 1
         shape = ops.shape(inputs)
         batch, height, width, channels = shape[0], shape[2], shape[3], shape[4]

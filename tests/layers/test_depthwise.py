@@ -97,3 +97,14 @@ def test_bad_arguments_say_what_was_received(kwargs, message):
     with pytest.raises(ValueError, match="Received") as error:
         DepthwiseConv3D(**kwargs)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("stride,padding", [(1, "same"), (2, "same"), (2, "valid")])
+def test_decomposed_handles_dynamic_spatial_sizes(stride, padding):
+    layer = _layer("decomposed", (None, None, None, None, 3), 3, stride, padding)
+    traced = tf.function(layer, input_signature=[tf.TensorSpec((None, None, None, None, 3))])
+    kernel, bias = (w.numpy() for w in layer.weights)
+    for shape in [(2, 7, 9, 6, 3), (1, 8, 5, 5, 3)]:
+        x = np.random.default_rng(2).normal(size=shape).astype("float32")
+        want = depthwise_conv3d(x.astype("float64"), kernel, bias, stride, padding)
+        np.testing.assert_allclose(traced(x).numpy(), want, rtol=1e-5, atol=1e-5)
