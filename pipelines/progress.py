@@ -35,6 +35,9 @@ class Progress:
         """Records one finished case and redraws."""
         self.done += 1
         self.rejected += int(rejected)
-        end = "\n" if self.done == self.total or not self._stream.isatty() else ""
-        self._stream.write(f"\r{self.line()}{end}")
+        if self._stream.isatty():
+            end = "\n" if self.done == self.total else ""
+            self._stream.write(f"\r{self.line()}{end}")
+        else:
+            self._stream.write(f"{self.line()}\n")
         self._stream.flush()

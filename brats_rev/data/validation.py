@@ -46,7 +46,7 @@ class LoadedCase:
 def _read(path, case_id, role):
     """(nibabel image, fully read array) or a Problem if the file cannot be read."""
     try:
-        image = nib.load(path)
+        image = nib.load(path, mmap=False)  # read into memory: no SIGBUS on a short file
         data = np.asanyarray(image.dataobj)
     except Exception as error:  # nibabel, gzip and zlib raise many types on bad files.
         return None, None, Problem(

@@ -1,0 +1,65 @@
+"""The QA report: per-case status, shapes, region volumes and problems, from NIfTI or records."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from brats_rev import labels, phantoms
+from brats_rev.data import manifest, verify
+from pipelines import conversion, convert_brats
+from tests.data import bad_cases
+
+SHAPE = (24, 28, 20)
+
+
+def _dataset(root):
+    ids = phantoms.write_dataset(str(root), 3, "2020", SHAPE, seed=4)
+    layout = phantoms.layouts.LAYOUTS["2020"]
+    bad_cases.zero(str(root / ids[1] / layout.file_name(ids[1], "t1ce")))
+    bad_cases.shift_affine(str(root / ids[2] / layout.file_name(ids[2], "t2")), 5e-4)
+    return ids
+
+
+def test_nifti_report(tmp_path):
+    ids = _dataset(tmp_path)
+    report = verify.report_nifti(str(tmp_path))
+    assert report["summary"] == {"ok": 1, "warning": 1, "rejected": 1}
+    rows = {row["case_id"]: row for row in report["cases"]}
+    assert [rows[i]["status"] for i in ids] == ["ok", "rejected", "warning"]
+    expected = labels.region_voxel_counts(phantoms.make_phantom(SHAPE, [4, 0]).canonical)
+    assert rows[ids[0]]["region_voxels"] == expected
+    assert rows[ids[0]]["region_ml"] == {r: n / 1000 for r, n in expected.items()}
+    assert rows[ids[0]]["shape"] == list(SHAPE) and rows[ids[0]]["spacing"] == [1.0, 1.0, 1.0]
+    assert "all-zero modality t1ce" in rows[ids[1]]["problems"][0]["problem"]
+    text = verify.format_report(report)
+    assert f"      ok  {ids[0]}  24x28x20  WT={expected['WT'] / 1000:.1f}ml" in text
+    assert text.endswith("3 cases: 1 ok, 1 with warnings, 1 rejected")
+
+
+def test_tfrecords_report_and_cli(tmp_path):
+    ids = _dataset(tmp_path / "in")
+    convert_brats.convert(str(tmp_path / "in"), str(tmp_path / "out"),
+                          conversion.ConversionOptions(), progress_stream=open(os.devnull, "w"))
+    report = verify.report_tfrecords(str(tmp_path / "out"))
+    assert [row["case_id"] for row in report["cases"]] == [ids[0], ids[2]]
+    expected = labels.region_voxel_counts(phantoms.make_phantom(SHAPE, [4, 0]).canonical)
+    assert report["cases"][0]["region_voxels"] == expected
+    shard = tmp_path / "out" / manifest.load_manifest(str(tmp_path / "out"))["shards"][0]["file"]
+    shard.write_bytes(shard.read_bytes()[:-50])
+    broken = verify.report_tfrecords(str(tmp_path / "out"))
+    assert broken["summary"]["rejected"] == 1
+    assert "corrupt or truncated" in broken["cases"][-1]["problems"][0]["problem"]
+
+    json_out = tmp_path / "qa.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "brats_rev.data.verify", f"--input_dir={tmp_path / 'in'}",
+         f"--json_out={json_out}"], capture_output=True, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "1 ok, 1 with warnings, 1 rejected" in result.stdout
+    written = json.loads(json_out.read_text())
+    assert written["summary"] == {"ok": 1, "warning": 1, "rejected": 1}
+    assert np.isclose(written["cases"][0]["region_ml"]["WT"], expected["WT"] / 1000)

@@ -1,0 +1,147 @@
+"""Conversion end to end on tiny phantoms: layouts, exact labels, rejects, determinism, Beam."""
+
+import os
+import shutil
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from brats_rev import labels, phantoms
+from brats_rev.data import manifest, preprocess, records
+from pipelines import conversion, convert_brats
+from tests.data import bad_cases
+
+SHAPE = (24, 28, 20)
+OPTIONS = conversion.ConversionOptions(margin=2, max_foreground_per_class=16, num_folds=2)
+
+
+def _convert(input_dir, output_dir, **kwargs):
+    return convert_brats.convert(str(input_dir), str(output_dir), OPTIONS,
+                                 progress_stream=open(os.devnull, "w"), **kwargs)
+
+
+@pytest.mark.parametrize("release", ["2020", "2021", "2023"])
+@pytest.mark.parametrize("extension", [".nii.gz", ".nii"])
+def test_each_layout_converts_and_labels_round_trip_exactly(tmp_path, release, extension):
+    ids = phantoms.write_dataset(str(tmp_path / "in"), 3, release, SHAPE, seed=5,
+                                 extension=extension)
+    document = _convert(tmp_path / "in", tmp_path / "out", num_shards=2)
+    assert document["num_cases"] == 3 and document["rejected"] == []
+    assert [s["case_ids"] for s in document["shards"]] == [ids[:1], ids[1:]]
+    layout = phantoms.layouts.LAYOUTS[release]
+    decoded = {c["case_id"]: c for c in records.read_cases(str(tmp_path / "out"))}
+    assert sorted(decoded) == ids
+    for case_id in ids:
+        case = decoded[case_id]
+        seg_path = tmp_path / "in" / case_id / layout.file_name(case_id, "seg", extension)
+        source = np.asarray(nib.load(str(seg_path)).dataobj)
+        full = preprocess.uncrop(case["label"], case["crop_box"], case["original_shape"])
+        np.testing.assert_array_equal(labels.from_canonical(full, layout.convention), source)
+        metadata = document["cases"][case_id]
+        et_value = 3 if release == "2023" else 4
+        assert metadata["region_voxels"]["ET"] == int(np.sum(source == et_value))
+        assert metadata["region_voxels"]["WT"] == int(np.count_nonzero(source))
+        assert metadata["convention"] == case["convention"] == layout.convention
+        np.testing.assert_array_equal(case["affine"], phantoms.phantom_affine(SHAPE))
+        flair = np.asarray(nib.load(str(tmp_path / "in" / metadata["source_files"][0])).dataobj)
+        brain = preprocess.crop(flair != 0, case["crop_box"])
+        np.testing.assert_allclose(case["image"][..., 0][brain].mean(), 0, atol=2e-3)
+        np.testing.assert_allclose(case["image"][..., 0][brain].std(), 1, atol=2e-3)
+        assert np.count_nonzero(case["image"][~brain]) == 0
+
+
+BREAKERS = {
+    "truncated": (0, bad_cases.truncate, "unreadable flair file"),
+    "corrupt": (1, bad_cases.garble, "unreadable t1 file"),
+    "4d": (2, bad_cases.make_4d, "t1ce is a 4D volume"),
+    "shape": (3, bad_cases.crop_shape, "t2 shape (23, 28, 20) differs"),
+    "affine": (4, lambda p: bad_cases.shift_affine(p, 3.0), "seg affine differs from flair"),
+    "nan": (0, bad_cases.put_nan, "flair has 1 NaN/Inf voxels"),
+    "zero": (1, bad_cases.zero, "all-zero modality t1"),
+    "labels": (4, lambda p: bad_cases.set_label(p, 3), "label values [3] are not allowed"),
+}
+
+
+@pytest.fixture(scope="module")
+def mixed_dataset(tmp_path_factory):
+    """A 2021 dataset: 2 good cases, one case per bad kind, a missing modality, an odd folder."""
+    root = tmp_path_factory.mktemp("mixed") / "in"
+    ids = phantoms.write_dataset(str(root), len(BREAKERS) + 3, "2021", SHAPE, seed=9)
+    layout = phantoms.layouts.LAYOUTS["2021"]
+    expected = {}
+    for case_id, (role, breaker, message) in zip(ids, BREAKERS.values(), strict=False):
+        roles = ("flair", "t1", "t1ce", "t2", "seg")
+        breaker(str(root / case_id / layout.file_name(case_id, roles[role])))
+        expected[case_id] = message
+    missing = ids[len(BREAKERS)]
+    os.remove(root / missing / layout.file_name(missing, "t2"))
+    expected[missing] = "missing modality t2"
+    shutil.copytree(root / ids[-1], root / "extra_scan")
+    expected["extra_scan"] = "unknown layout"
+    return root, ids[-2:], expected
+
+
+def test_bad_cases_are_rejected_with_reasons_and_good_ones_converted(tmp_path, mixed_dataset):
+    root, good, expected = mixed_dataset
+    document = _convert(root, tmp_path / "out", num_shards=3)
+    assert document["num_cases"] == 2
+    assert [c["case_id"] for c in records.read_cases(str(tmp_path / "out"))] == good
+    rejected = {p["case_id"]: p for p in document["rejected"]}
+    assert sorted(rejected) == sorted(expected)
+    for case_id, message in expected.items():
+        assert message in rejected[case_id]["problem"], (case_id, rejected[case_id])
+        assert rejected[case_id]["file"].startswith(str(root))
+    assert manifest.load_manifest(str(tmp_path / "out"))["rejected"] == document["rejected"]
+    with open(tmp_path / "out" / manifest.REJECTED_NAME) as report:
+        assert report.read() == manifest.to_json(document["rejected"])
+    assert sum(s["num_records"] for s in document["shards"]) == 2
+    assert sorted(c for fold in document["folds"] for c in fold) == good
+
+
+def _file_bytes(directory):
+    return {name: (directory / name).read_bytes() for name in sorted(os.listdir(directory))}
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("small") / "in"
+    phantoms.write_dataset(str(root), 5, "2023", SHAPE, seed=2)
+    return root
+
+
+def test_reruns_and_worker_counts_give_identical_bytes(tmp_path, small_dataset):
+    _convert(small_dataset, tmp_path / "a", num_shards=2)
+    first = _file_bytes(tmp_path / "a")
+    assert sorted(first) == ["brats-00000-of-00002.tfrecord.gz",
+                             "brats-00001-of-00002.tfrecord.gz", "manifest.json",
+                             "rejected.json"]
+    _convert(small_dataset, tmp_path / "a", num_shards=2)  # rerun into the same folder
+    assert _file_bytes(tmp_path / "a") == first
+    _convert(small_dataset, tmp_path / "b", num_shards=2, workers=2)
+    assert _file_bytes(tmp_path / "b") == first
+
+
+def test_rerun_with_fewer_shards_removes_stale_shards(tmp_path, small_dataset):
+    _convert(small_dataset, tmp_path, num_shards=3)
+    _convert(small_dataset, tmp_path, num_shards=1)
+    assert sorted(os.listdir(tmp_path)) == ["brats-00000-of-00001.tfrecord.gz",
+                                            "manifest.json", "rejected.json"]
+
+
+def test_beam_runner_matches_local_runner(tmp_path, small_dataset):
+    pytest.importorskip("apache_beam")
+    _convert(small_dataset, tmp_path / "local", num_shards=2)
+    _convert(small_dataset, tmp_path / "beam", num_shards=2, runner="beam")
+    assert _file_bytes(tmp_path / "beam") == _file_bytes(tmp_path / "local")
+
+
+def test_plan_shards_is_contiguous_and_capped():
+    cases = [type("C", (), {"case_id": f"c{i}"})() for i in (3, 1, 4, 0, 2)]
+    plans = conversion.plan_shards(cases, 2)
+    assert [p.file for p in plans] == ["brats-00000-of-00002.tfrecord.gz",
+                                       "brats-00001-of-00002.tfrecord.gz"]
+    assert [[c.case_id for c in p.cases] for p in plans] == [["c0", "c1"], ["c2", "c3", "c4"]]
+    assert len(conversion.plan_shards(cases, 9)) == 5
+    with pytest.raises(ValueError, match="no cases"):
+        conversion.plan_shards([], 2)
