@@ -21,7 +21,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 test: lint
-	$(PY) -m pytest -n 2 tests
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -n 2 tests
 
 clean:
 	rm -rf $(VENV) runs
