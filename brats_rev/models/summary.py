@@ -1,0 +1,56 @@
+"""Parameters and FLOPs per voxel of a preset.
+
+    python -m brats_rev.models.summary --preset=default [--patch=128,128,128] [--json_out=...]
+"""
+
+import dataclasses
+import json
+import math
+
+from absl import app, flags
+
+from brats_rev import config as config_lib
+from brats_rev.models import build_model
+from brats_rev.models.statistics import forward_flops, parameter_counts
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("preset", "default", sorted(config_lib.PRESETS), "Model preset.")
+flags.DEFINE_list("patch", ["128", "128", "128"], "Input depth,height,width for the FLOP count.")
+flags.DEFINE_string("json_out", None, "Also write the summary as JSON here.")
+
+
+def summarise(config, patch):
+    """Dict with the config, parameter counts and forward FLOPs for `patch` (D, H, W)."""
+    model = build_model(config, patch)
+    flops = forward_flops(model)
+    voxels = math.prod(patch)
+    return {
+        "config": config.to_dict(),
+        "patch": list(patch),
+        "parameters": model.count_params(),
+        "parameters_by_layer": parameter_counts(model),
+        "forward_gflops": flops / 1e9,
+        "forward_flops_per_voxel": flops / voxels,
+    }
+
+
+def main(argv):
+    del argv
+    config = config_lib.preset(FLAGS.preset)
+    patch = tuple(int(n) for n in FLAGS.patch)
+    summary = summarise(config, patch)
+    print(f"preset {FLAGS.preset}: " + ", ".join(
+        f"{f.name}={getattr(config, f.name)}" for f in dataclasses.fields(config)))
+    for name, count in summary["parameters_by_layer"].items():
+        print(f"  {name:<24} {count:>12,d}")
+    print(f"parameters: {summary['parameters']:,d}")
+    per_voxel = summary["forward_flops_per_voxel"]
+    print(f"forward FLOPs for a {'x'.join(map(str, patch))} patch: "
+          f"{summary['forward_gflops']:.2f} G ({per_voxel:,.0f} per voxel)")
+    if FLAGS.json_out:
+        with open(FLAGS.json_out, "w") as f:
+            json.dump(summary, f, indent=2)
+
+
+if __name__ == "__main__":
+    app.run(main)
