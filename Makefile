@@ -10,7 +10,7 @@ DEMO_DIR ?= runs/demo
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,beam]"
 	touch $(STAMP)
 
 demo: $(STAMP)

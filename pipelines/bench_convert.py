@@ -1,0 +1,101 @@
+"""Times the local conversion of full-size phantom cases for several worker counts.
+
+    python -m pipelines.bench_convert --work_dir=/tmp/brats_bench --num_cases=12 \
+        --workers=1,2 [--shape=240,240,155] [--json_out=bench.json]
+
+Writes the phantoms once under <work_dir>/nifti (reused by later runs), converts them into
+<work_dir>/records_<n>workers for each worker count, and prints a Markdown table: wall time,
+cases/s, record bytes per case and raw NIfTI bytes per case. Wall time covers the whole
+conversion, including the start-up of worker processes (each imports TensorFlow).
+"""
+
+import json
+import os
+import platform
+import time
+
+from absl import app, flags
+
+from brats_rev import phantoms
+from pipelines import conversion, convert_brats
+
+
+def cpu_model(cpuinfo="/proc/cpuinfo"):
+    """The CPU model name (Linux /proc/cpuinfo), else platform.processor()."""
+    if os.path.isfile(cpuinfo):
+        with open(cpuinfo, encoding="utf-8") as stream:
+            for line in stream:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def nifti_bytes(directory):
+    """Total size in bytes of the NIfTI files under `directory`."""
+    return sum(os.path.getsize(os.path.join(root, name))
+               for root, _, names in os.walk(directory)
+               for name in names if name.endswith((".nii", ".nii.gz")))
+
+
+def run(work_dir, num_cases, shape, worker_counts, num_shards, release="2021"):
+    """Converts the phantom set once per worker count; returns a list of result dicts."""
+    source = os.path.join(work_dir, "nifti")
+    if not os.path.isdir(source):
+        phantoms.write_dataset(source, num_cases, release, shape)
+    raw = nifti_bytes(source)
+    results = []
+    for workers in worker_counts:
+        output = os.path.join(work_dir, f"records_{workers}workers")
+        start = time.perf_counter()
+        document = convert_brats.convert(source, output, conversion.ConversionOptions(),
+                                         num_shards=num_shards, workers=workers)
+        seconds = time.perf_counter() - start
+        converted = document["num_cases"]
+        record = sum(shard["bytes"] for shard in document["shards"])
+        results.append({
+            "workers": workers, "cases": converted, "seconds": round(seconds, 2),
+            "cases_per_second": round(converted / seconds, 3),
+            "record_mb_per_case": round(record / converted / 1e6, 2),
+            "nifti_mb_per_case": round(raw / converted / 1e6, 2),
+        })
+    return results
+
+
+def markdown(results):
+    """The results as a Markdown table."""
+    lines = ["| workers | cases | wall s | cases/s | record MB/case | NIfTI .nii.gz MB/case |",
+             "|---|---|---|---|---|---|"]
+    lines.extend(f"| {r['workers']} | {r['cases']} | {r['seconds']} | {r['cases_per_second']} "
+                 f"| {r['record_mb_per_case']} | {r['nifti_mb_per_case']} |" for r in results)
+    return "\n".join(lines)
+
+
+def main(argv):
+    """Entry point: runs the benchmark and prints the machine and the table."""
+    del argv
+    options = flags.FLAGS
+    shape = tuple(int(n) for n in options.shape.split(","))
+    workers = [int(n) for n in options.workers.split(",")]
+    results = run(options.work_dir, options.num_cases, shape, workers, options.num_shards)
+    print(f"machine: {os.cpu_count()} cores, {cpu_model()}")
+    print(markdown(results))
+    if options.json_out:
+        with open(options.json_out, "w", encoding="utf-8") as stream:
+            json.dump({"cpu": cpu_model(), "cores": os.cpu_count(), "results": results},
+                      stream, indent=2)
+
+
+def define_flags():
+    """Defines this program's absl flags (only when run as a program)."""
+    flags.DEFINE_string("work_dir", None, "Scratch folder for phantoms and records.",
+                        required=True)
+    flags.DEFINE_integer("num_cases", 12, "Phantom cases to convert.", lower_bound=1)
+    flags.DEFINE_string("shape", "240,240,155", "Case grid x,y,z.")
+    flags.DEFINE_string("workers", "1,2", "Comma-separated worker counts to time.")
+    flags.DEFINE_integer("num_shards", 2, "Shards per conversion.", lower_bound=1)
+    flags.DEFINE_string("json_out", None, "Also write the results as JSON here.")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
