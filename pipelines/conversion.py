@@ -123,11 +123,12 @@ def convert_case(case, root, options):
 
 
 def plan_shards(cases, num_shards):
-    """Contiguous, sorted blocks of `cases` for min(num_shards, len(cases)) shards."""
+    """Contiguous, sorted blocks of `cases` for min(num_shards, len(cases)) shards (none if
+    there are no cases)."""
     if num_shards < 1:
         raise ValueError(f"`num_shards` must be >= 1. Received: num_shards={num_shards}")
     if not cases:
-        raise ValueError("no cases to convert")
+        return []
     ordered = sorted(cases, key=lambda case: case.case_id)
     count = min(num_shards, len(ordered))
     bounds = [len(ordered) * k // count for k in range(count + 1)]

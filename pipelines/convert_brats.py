@@ -28,6 +28,8 @@ def convert(input_dir, output_dir, options, num_shards=4, workers=1, runner="loc
     conversion). See the module docstring for what is written.
     """
     found, discovery_problems = cases_lib.find_cases(input_dir)
+    if not found and not discovery_problems:
+        raise ValueError(f"no BraTS case folders under {input_dir}")
     plans = conversion.plan_shards(found, num_shards)
     os.makedirs(output_dir, exist_ok=True)
     if runner == "local":

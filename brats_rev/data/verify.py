@@ -65,15 +65,15 @@ def report_nifti(input_dir, affine_tolerance_mm=validation.AFFINE_TOLERANCE_MM):
 def report_tfrecords(path):
     """QA report dict of converted records at `path` (shard, folder or manifest.json).
 
-    Shard problems (missing, corrupt, truncated, wrong count) are entries with status
-    rejected and case id "<shard>", after the cases that could be read.
+    Shard problems (missing, corrupt, truncated, wrong count, other schema version) are an
+    entry with status rejected and case id "<shard>", after the cases that could be read.
     """
     entries = []
     try:
         for case in records.read_cases(path):
             entries.append(_entry(case["case_id"], case["image"].shape[:3],
                                   case["spacing"].tolist(), case["label"], []))
-    except manifest.ShardIntegrityError as error:
+    except (ValueError, FileNotFoundError) as error:  # ShardIntegrityError is a ValueError.
         entries.append(_entry("<shard>", None, None, None, [
             {"case_id": "<shard>", "file": path, "problem": str(error), "severity": ERROR}]))
     return {"source": path, "cases": entries, "summary": _summary(entries)}

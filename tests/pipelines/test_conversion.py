@@ -82,9 +82,13 @@ def mixed_dataset(tmp_path_factory):
     return root, ids[-2:], expected
 
 
-def test_bad_cases_are_rejected_with_reasons_and_good_ones_converted(tmp_path, mixed_dataset):
+@pytest.mark.parametrize("runner", ["local", "beam"])
+def test_bad_cases_are_rejected_with_reasons_and_good_ones_converted(tmp_path, mixed_dataset,
+                                                                     runner):
+    if runner == "beam":
+        pytest.importorskip("apache_beam")
     root, good, expected = mixed_dataset
-    document = _convert(root, tmp_path / "out", num_shards=3)
+    document = _convert(root, tmp_path / "out", num_shards=3, runner=runner)
     assert document["num_cases"] == 2
     assert [c["case_id"] for c in records.read_cases(str(tmp_path / "out"))] == good
     rejected = {p["case_id"]: p for p in document["rejected"]}
@@ -143,5 +147,26 @@ def test_plan_shards_is_contiguous_and_capped():
                                        "brats-00001-of-00002.tfrecord.gz"]
     assert [[c.case_id for c in p.cases] for p in plans] == [["c0", "c1"], ["c2", "c3", "c4"]]
     assert len(conversion.plan_shards(cases, 9)) == 5
-    with pytest.raises(ValueError, match="no cases"):
-        conversion.plan_shards([], 2)
+    assert conversion.plan_shards([], 2) == []
+
+
+def test_all_rejected_writes_report_and_no_shards(tmp_path):
+    ids = phantoms.write_dataset(str(tmp_path / "in"), 1, "2021", SHAPE)
+    os.remove(tmp_path / "in" / ids[0] / f"{ids[0]}_t1.nii.gz")
+    document = _convert(tmp_path / "in", tmp_path / "out")
+    assert (document["num_cases"], document["shards"], document["folds"][0]) == (0, [], [])
+    assert [p["case_id"] for p in document["rejected"]] == ids
+    assert list(records.read_cases(str(tmp_path / "out"))) == []
+    with pytest.raises(ValueError, match="no BraTS case folders"):
+        _convert(tmp_path / "out", tmp_path / "again")
+
+
+def test_unlabelled_dataset_converts_without_labels(tmp_path):
+    ids = phantoms.write_dataset(str(tmp_path / "in"), 2, "2023", SHAPE, with_seg=False)
+    document = _convert(tmp_path / "in", tmp_path / "out", num_shards=1)
+    decoded = list(records.read_cases(str(tmp_path / "out")))
+    assert [c["case_id"] for c in decoded] == ids
+    assert all(c["label"] is None for c in decoded)
+    assert all(len(c["foreground"]["ET"]) == 0 for c in decoded)
+    assert document["cases"][ids[0]]["has_label"] is False
+    assert document["cases"][ids[0]]["region_voxels"] is None
