@@ -55,19 +55,19 @@ FOREGROUND_PREFIX = "foreground/"
 STRING_KEYS = (CASE_ID, CONVENTION)
 # int64 features and their lengths (crop_box is stored flattened: x0, x1, y0, y1, z0, z1).
 INT_KEYS = {SCHEMA_VERSION_KEY: 1, HAS_LABEL: 1, SHAPE: 3, ORIGINAL_SHAPE: 3, CROP_BOX: 6}
-# Raw-bytes array features: key -> (numpy dtype as stored, shape; -1 = from SHAPE / any length).
-RAW_KEYS = {
-    IMAGE: (IMAGE_DTYPE, None),
-    LABEL: (np.dtype("u1"), None),
-    AFFINE: (np.dtype("<f8"), (4, 4)),
-    SPACING: (np.dtype("<f8"), (3,)),
-    **{FOREGROUND_PREFIX + name: (np.dtype("<i4"), (-1, 3)) for name in FOREGROUND_CLASSES},
+# Raw-bytes array features -> numpy dtype as stored (shapes: module docstring).
+RAW_DTYPES = {
+    IMAGE: IMAGE_DTYPE,
+    LABEL: np.dtype("u1"),
+    AFFINE: np.dtype("<f8"),
+    SPACING: np.dtype("<f8"),
+    **{FOREGROUND_PREFIX + name: np.dtype("<i4") for name in FOREGROUND_CLASSES},
 }
 
 FEATURE_SPEC = {
     **{key: tf.io.FixedLenFeature([], tf.string) for key in STRING_KEYS},
     **{key: tf.io.FixedLenFeature([n] if n > 1 else [], tf.int64) for key, n in INT_KEYS.items()},
-    **{key: tf.io.FixedLenFeature([], tf.string) for key in RAW_KEYS},
+    **{key: tf.io.FixedLenFeature([], tf.string) for key in RAW_DTYPES},
 }
 TFRECORD_OPTIONS = tf.io.TFRecordOptions(compression_type=COMPRESSION,
                                          compression_level=COMPRESSION_LEVEL)
@@ -104,15 +104,15 @@ def encode_example(case):
         SHAPE: _ints(shape),
         IMAGE: _raw(np.moveaxis(image, -1, 0), IMAGE_DTYPE),
         HAS_LABEL: _ints([label is not None]),
-        LABEL: _bytes(b"") if label is None else _raw(label, RAW_KEYS[LABEL][0]),
+        LABEL: _bytes(b"") if label is None else _raw(label, RAW_DTYPES[LABEL]),
         ORIGINAL_SHAPE: _ints(case["original_shape"]),
         CROP_BOX: _ints(np.asarray(case["crop_box"]).ravel()),
-        AFFINE: _raw(case["affine"], RAW_KEYS[AFFINE][0]),
-        SPACING: _raw(case["spacing"], RAW_KEYS[SPACING][0]),
+        AFFINE: _raw(case["affine"], RAW_DTYPES[AFFINE]),
+        SPACING: _raw(case["spacing"], RAW_DTYPES[SPACING]),
     }
     for name in FOREGROUND_CLASSES:
         key = FOREGROUND_PREFIX + name
-        features[key] = _raw(np.reshape(case["foreground"][name], (-1, 3)), RAW_KEYS[key][0])
+        features[key] = _raw(np.reshape(case["foreground"][name], (-1, 3)), RAW_DTYPES[key])
     example = tf.train.Example(features=tf.train.Features(feature=features))
     return example.SerializeToString(deterministic=True)
 
@@ -131,7 +131,7 @@ def decode_example(serialized):
         return np.asarray(feature[key].int64_list.value, dtype=np.int64)
 
     def raw(key, shape):
-        dtype = RAW_KEYS[key][0]
+        dtype = RAW_DTYPES[key]
         array = np.frombuffer(feature[key].bytes_list.value[0], dtype=dtype)
         return array.reshape(shape).astype(dtype.newbyteorder("="))
 
@@ -162,18 +162,21 @@ def parse_example(serialized):
     on a record of another schema version.
     """
     features = tf.io.parse_single_example(serialized, FEATURE_SPEC)
+
+    def raw(key, shape):
+        dtype = tf.as_dtype(RAW_DTYPES[key].newbyteorder("="))
+        return tf.reshape(tf.io.decode_raw(features[key], dtype, little_endian=True), shape)
+
     version_ok = tf.debugging.assert_equal(
         features[SCHEMA_VERSION_KEY], tf.constant(SCHEMA_VERSION, tf.int64),
         message=f"record schema version differs from {SCHEMA_VERSION}")
     with tf.control_dependencies([version_ok]):
         shape = tf.identity(features[SHAPE])
-    image = tf.reshape(tf.io.decode_raw(features[IMAGE], tf.float16),
-                       tf.concat([[NUM_CHANNELS], shape], axis=0))
-    image = tf.transpose(image, [1, 2, 3, 0])
+    image = tf.transpose(raw(IMAGE, tf.concat([[NUM_CHANNELS], shape], axis=0)), [1, 2, 3, 0])
     has_label = features[HAS_LABEL] > 0
     label = tf.cond(
         has_label,
-        lambda: tf.reshape(tf.io.decode_raw(features[LABEL], tf.uint8), shape),
+        lambda: raw(LABEL, shape),
         lambda: tf.zeros(shape, tf.uint8))
     return {
         CASE_ID: features[CASE_ID],
@@ -184,13 +187,10 @@ def parse_example(serialized):
         LABEL: tf.ensure_shape(label, [None, None, None]),
         ORIGINAL_SHAPE: features[ORIGINAL_SHAPE],
         CROP_BOX: tf.reshape(features[CROP_BOX], [3, 2]),
-        AFFINE: tf.reshape(tf.io.decode_raw(features[AFFINE], tf.float64), [4, 4]),
-        SPACING: tf.reshape(tf.io.decode_raw(features[SPACING], tf.float64), [3]),
-        "foreground": {
-            name: tf.reshape(tf.io.decode_raw(features[FOREGROUND_PREFIX + name], tf.int32),
-                             [-1, 3])
-            for name in FOREGROUND_CLASSES
-        },
+        AFFINE: raw(AFFINE, [4, 4]),
+        SPACING: raw(SPACING, [3]),
+        "foreground": {name: raw(FOREGROUND_PREFIX + name, [-1, 3])
+                       for name in FOREGROUND_CLASSES},
     }
 
 
