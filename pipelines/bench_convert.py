@@ -18,6 +18,7 @@ import time
 from absl import app, flags
 
 from brats_rev import phantoms
+from brats_rev.data import atomic
 from pipelines import conversion, convert_brats
 
 
@@ -106,9 +107,8 @@ def main(argv):
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}")
     print(markdown(results))
     if options.json_out:
-        with open(options.json_out, "w", encoding="utf-8") as stream:
-            json.dump({"cpu": cpu_model(), "cores": os.cpu_count(), "results": results},
-                      stream, indent=2)
+        atomic.write_text(options.json_out, json.dumps(
+            {"cpu": cpu_model(), "cores": os.cpu_count(), "results": results}, indent=2))
 
 
 def define_flags():

@@ -11,7 +11,8 @@ import tempfile
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yields a temporary path next to `path`; on success fsyncs it and renames it to `path`.
+    """Yields a temporary path next to `path`; on success fsyncs it, renames it to `path`
+    and fsyncs the folder.
 
     If the body raises, the temporary file is removed and `path` is left untouched.
     """
@@ -26,6 +27,11 @@ def atomic_path(path):
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temporary, path)
+        folder = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # make the rename itself durable
+        finally:
+            os.close(folder)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
