@@ -121,8 +121,9 @@ def load_case(case, affine_tolerance_mm=AFFINE_TOLERANCE_MM):
                 problems.append(problem)
     if errors(problems):
         return None, problems
-    image = np.stack([arrays[m].astype(np.float32, copy=False) for m in layouts.MODALITIES],
-                     axis=-1)
+    image = np.empty(arrays[reference].shape + (len(layouts.MODALITIES),), dtype=np.float32)
+    for channel, modality in enumerate(layouts.MODALITIES):
+        image[..., channel] = arrays[modality]  # no float32 temporaries per modality
     loaded = LoadedCase(case, image, arrays.get(layouts.SEGMENTATION),
                         np.asarray(affines[reference], dtype=np.float64), zooms, tuple(problems))
     return loaded, problems
