@@ -2,30 +2,49 @@
 
     python -m brats_rev.bench.memory --what=stage --num_blocks=1,2,4,8 \
         --json_out=runs/memory_stage.json --plot_out=runs/memory_stage.png
+    python -m brats_rev.bench.memory --what=unet --preset=default --budget_mb=1024 \
+        --json_out=runs/memory_unet.json --markdown_out=runs/memory_unet.md \
+        --plot_out=runs/memory_unet.png
 
-Each point (mode x num_blocks x repeat) runs in a fresh process with the BFC allocator
-(`brats_rev.bench.isolation`). The table shows the median peak in MiB and, with --repeats > 1,
-the min-max spread; the summary ratios use the worst case (largest peak). Peak bytes include
-the resident weights, optimizer slots and input.
+Each point runs in a fresh process with the BFC allocator (`brats_rev.bench.isolation`).
+Stage tables show the median peak in MiB and, with --repeats > 1, the min-max spread; the
+summary ratios use the worst case (largest peak). Peak bytes include the resident weights,
+optimizer slots and input. --what=unet sweeps patch edge, blocks per level and base width,
+then (with --budget_mb) searches what each mode fits in the budget; see
+`brats_rev.bench.unet_sweep`.
 """
 
 from absl import app, flags
 
-from brats_rev.bench import isolation, report
+from brats_rev import config as config_lib
+from brats_rev.bench import isolation, report, unet_sweep
 from brats_rev.layers.reversible import MODES
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("what", "stage", ["stage"], "Workload to measure.")
+flags.DEFINE_enum("what", "stage", ["stage", "unet"], "Workload to measure.")
 flags.DEFINE_list("modes", list(MODES), "Block modes to compare.")
-flags.DEFINE_list("num_blocks", ["1", "2", "4", "8"], "Couplings per stage.")
-flags.DEFINE_list("shape", ["48", "48", "48"], "Input depth, height, width (voxels).")
+flags.DEFINE_list("num_blocks", ["1", "2", "4", "8"], "Stage: couplings per stage.")
+flags.DEFINE_list("shape", ["48", "48", "48"], "Stage: input depth, height, width (voxels).")
 flags.DEFINE_integer("batch", 1, "Batch size.")
-flags.DEFINE_integer("filters", 32, "Stage channels.")
-flags.DEFINE_float("expand_ratio", 4, "MBConv expansion.")
+flags.DEFINE_integer("filters", 32, "Stage: channels.")
+flags.DEFINE_float("expand_ratio", 4, "Stage: MBConv expansion.")
+flags.DEFINE_enum("preset", "default", sorted(config_lib.PRESETS), "U-Net: model preset.")
+flags.DEFINE_list("patches", ["32", "48", "64"], "U-Net: cubic patch edges to sweep.")
+flags.DEFINE_list("blocks", ["1", "2", "3", "4"], "U-Net: couplings per level to sweep.")
+flags.DEFINE_list("widths", ["16", "32", "48"], "U-Net: base widths to sweep.")
+flags.DEFINE_integer("sweep_patch", 32, "U-Net: cubic patch edge of the blocks/width sweeps "
+                     "and searches.")
+flags.DEFINE_integer("budget_mb", 0, "U-Net: memory budget in MiB to search (0: no search).")
+flags.DEFINE_integer("max_edge", 240, "U-Net search: largest patch edge tried.")
+flags.DEFINE_integer("edge_step", 16, "U-Net search: patch edge step.")
+flags.DEFINE_integer("max_blocks", 32, "U-Net search: most couplings per level tried.")
+flags.DEFINE_integer("width_step", 8, "U-Net search: base width step.")
+flags.DEFINE_integer("max_width", 256, "U-Net search: widest base width tried.")
 flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
 flags.DEFINE_integer("repeats", 1, "Fresh processes per point (median and spread reported).")
 flags.DEFINE_string("json_out", None, "Write all points and the summary as JSON here.")
-flags.DEFINE_string("plot_out", None, "Write a PNG plot (peak MiB vs blocks) here.")
+flags.DEFINE_string("plot_out", None, "Write a PNG plot of peak MiB here.")
+flags.DEFINE_string("markdown_out", None, "U-Net: write the Markdown tables here.")
 
 
 def stage_specs(modes, block_counts, shape, filters, expand_ratio, jit_compile):
@@ -84,8 +103,8 @@ def summarise(peaks, modes, block_counts):
     return summary
 
 
-def main(argv):
-    del argv
+def stage_main():
+    """--what=stage: the ReversibleStage block-count sweep."""
     block_counts = sorted(int(n) for n in FLAGS.num_blocks)
     shape = [FLAGS.batch, *(int(n) for n in FLAGS.shape)]
     specs = stage_specs(
@@ -120,10 +139,80 @@ def main(argv):
             )
             for mode in FLAGS.modes
         }
-        report.plot_lines(
-            FLAGS.plot_out, series, "blocks (couplings) per stage", "worst-case peak MiB per step",
-            f"ReversibleStage {shape[1:]}x{FLAGS.filters}, one training step",
-        )
+        report.plot_panels(FLAGS.plot_out, [{
+            "series": series, "xlabel": "blocks (couplings) per stage",
+            "ylabel": "worst-case peak MiB per step",
+            "title": f"ReversibleStage {shape[1:]}x{FLAGS.filters}, one training step",
+        }])
+
+
+AXES = {"patch": "cubic patch edge (voxels)", "blocks": "couplings per level",
+        "width": "base width (channels)"}
+
+
+def unet_main():
+    """--what=unet: sweeps along patch, blocks and width, then the budget search."""
+    preset = config_lib.PRESETS[FLAGS.preset]
+    probe = unet_sweep.UnetProbe(FLAGS.preset, preset.filters, FLAGS.batch)
+    fixed = (FLAGS.sweep_patch,) * 3
+    sweeps = {}
+    for axis, values in (("patch", FLAGS.patches), ("blocks", FLAGS.blocks),
+                         ("width", FLAGS.widths)):
+        values = [int(v) for v in values]
+        print(f"U-Net ({FLAGS.preset}) sweep over {AXES[axis]}:", flush=True)
+        sweeps[axis] = {"values": values,
+                        "peak_bytes": unet_sweep.sweep(probe, FLAGS.modes, axis, values, fixed)}
+    markdown = [f"U-Net preset `{FLAGS.preset}`, batch {FLAGS.batch}, one training step; "
+                f"peak allocator MiB (blocks and width at {FLAGS.sweep_patch}^3)."]
+    for axis, data in sweeps.items():
+        rows = [[value, *(f"{data['peak_bytes'][m][i] / report.MIB:.0f}" for m in FLAGS.modes)]
+                for i, value in enumerate(data["values"])]
+        markdown += ["", report.markdown_table([AXES[axis], *FLAGS.modes], rows)]
+    budget = None
+    if FLAGS.budget_mb:
+        edges = [e for e in range(FLAGS.edge_step, FLAGS.max_edge + 1, FLAGS.edge_step)
+                 if e % preset.size_multiple == 0]
+        widths = list(range(FLAGS.width_step, FLAGS.max_width + 1, FLAGS.width_step))
+        print(f"Budget search at {FLAGS.budget_mb} MiB:", flush=True)
+        found = unet_sweep.budget_search(
+            probe, FLAGS.modes, FLAGS.budget_mb * report.MIB, fixed, edges,
+            list(range(1, FLAGS.max_blocks + 1)), widths)
+        ratios = unet_sweep.budget_ratios(found) if {"plain", "reversible"} <= set(found) else {}
+        budget = {"budget_mb": FLAGS.budget_mb, "found": found, "ratios": ratios}
+        rows = [[m, found[m]["patch_edge"], found[m]["blocks"], found[m]["base_width"]]
+                for m in FLAGS.modes]
+        markdown += ["", f"Largest that fits {FLAGS.budget_mb} MiB:", "",
+                     report.markdown_table(["mode", "patch edge", "couplings per level",
+                                            "base width"], rows)]
+        if ratios:
+            rows = [[k, "-" if v is None else f"{v:.2f}x", f"{unet_sweep.PAPER_RATIOS[k]}x"]
+                    for k, v in ratios.items()]
+            markdown += ["", report.markdown_table(["reversible / plain", "measured", "paper"],
+                                                   rows)]
+    text = "\n".join(markdown)
+    print(text)
+    if FLAGS.markdown_out:
+        report.write_text(FLAGS.markdown_out, text + "\n")
+    if FLAGS.json_out:
+        report.write_json(FLAGS.json_out, {"machine": report.machine_description(),
+                                           "sweeps": sweeps, "budget": budget,
+                                           "points": probe.points})
+    if FLAGS.plot_out:
+        report.plot_panels(FLAGS.plot_out, [
+            {"series": {m: (data["values"], [b / report.MIB for b in data["peak_bytes"][m]])
+                        for m in FLAGS.modes},
+             "xlabel": AXES[axis], "ylabel": "peak MiB per step",
+             "title": f"{FLAGS.preset} U-Net vs {axis}"}
+            for axis, data in sweeps.items()
+        ])
+
+
+def main(argv):
+    del argv
+    if FLAGS.what == "stage":
+        stage_main()
+    else:
+        unet_main()
 
 
 if __name__ == "__main__":

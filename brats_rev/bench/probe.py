@@ -4,12 +4,15 @@ Run through `brats_rev.bench.isolation.run_in_fresh_process`, which sets the BFC
 environment. The spec (JSON) names the workload:
     {"what": "stage", "mode": ..., "num_blocks": ..., "shape": [b, d, h, w], "filters": ...,
      "expand_ratio": ..., "jit_compile": false}
+    {"what": "unet", "preset": ..., "changes": {ModelConfig overrides}, "patch": [d, h, w],
+     "batch": 1, "jit_compile": false}
 Peak bytes are those of one full training step, measured after a warm-up step (which traces
 the function and creates optimizer slots) and a reset of the peak counter.
 """
 
 import json
 import os
+import time
 
 import tensorflow as tf
 from absl import app, flags
@@ -43,7 +46,17 @@ def build_workload(spec):
             expand_ratio=spec.get("expand_ratio", 4),
             jit_compile=spec.get("jit_compile", False),
         )
-    raise ValueError(f"Unknown workload. Received: what={spec['what']!r}; allowed: ['stage']")
+    if spec["what"] == "unet":
+        return workloads.unet_workload(
+            spec["preset"],
+            spec.get("changes", {}),
+            tuple(spec["patch"]),
+            batch=spec.get("batch", 1),
+            jit_compile=spec.get("jit_compile", False),
+        )
+    raise ValueError(
+        f"Unknown workload. Received: what={spec['what']!r}; allowed: ['stage', 'unet']"
+    )
 
 
 def measure(spec):
@@ -55,7 +68,9 @@ def measure(spec):
     float(step(inputs))
     tf.config.experimental.reset_memory_stats(device)
     baseline = tf.config.experimental.get_memory_info(device)["current"]
+    start = time.perf_counter()
     loss = float(step(inputs))
+    seconds = time.perf_counter() - start
     peak = tf.config.experimental.get_memory_info(device)["peak"]
     return {
         "spec": spec,
@@ -63,6 +78,7 @@ def measure(spec):
         "peak_bytes": int(peak),
         "baseline_bytes": int(baseline),
         "loss": loss,
+        "step_seconds": seconds,
     }
 
 

@@ -53,41 +53,48 @@ def markdown_table(headers, rows):
     return "\n".join(lines)
 
 
-def write_json(path, payload):
-    """Writes `payload` as indented JSON, creating parent directories; atomic rename."""
+def _atomic_write(path, write):
+    """Calls write(temporary path) next to `path`, then renames it into place."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
     tmp.replace(path)
 
 
-def plot_lines(path, series, xlabel, ylabel, title):
-    """Writes a PNG line plot.
+def write_text(path, text):
+    """Writes `text` atomically, creating parent directories."""
+    _atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path, payload):
+    """Writes `payload` as indented JSON atomically, creating parent directories."""
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def plot_panels(path, panels):
+    """Writes a PNG with one line plot per panel, side by side.
 
     Args:
         path: output .png path (parents created).
-        series: {label: (xs, ys)}.
-        xlabel, ylabel, title: axis labels and title.
+        panels: list of {"series": {label: (xs, ys)}, "xlabel", "ylabel", "title"}.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure, axes = plt.subplots(figsize=(6, 4), dpi=120)
-    for label, (xs, ys) in series.items():
-        axes.plot(xs, ys, marker="o", label=label)
-    axes.set_xlabel(xlabel)
-    axes.set_ylabel(ylabel)
-    axes.set_title(title)
-    axes.set_ylim(bottom=0)
-    axes.grid(True, alpha=0.3)
-    axes.legend()
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), dpi=120,
+                                squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        for label, (xs, ys) in panel["series"].items():
+            ax.plot(xs, ys, marker="o", label=label)
+        ax.set_xlabel(panel["xlabel"])
+        ax.set_ylabel(panel["ylabel"])
+        ax.set_title(panel["title"])
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
     figure.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    figure.savefig(tmp)
+    _atomic_write(path, lambda tmp: figure.savefig(tmp, format="png"))
     plt.close(figure)
-    tmp.replace(path)

@@ -48,7 +48,7 @@ def test_probe_refuses_cpu_measurement_without_bfc(monkeypatch):
 
 
 def test_failed_probe_reports_its_stderr():
-    with pytest.raises(RuntimeError, match="allowed: \\['stage'\\]"):
+    with pytest.raises(RuntimeError, match="allowed: \\['stage', 'unet'\\]"):
         isolation.run_in_fresh_process({"what": "teapot"})
 
 

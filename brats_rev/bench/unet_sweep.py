@@ -1,0 +1,128 @@
+"""U-Net memory sweeps and the fixed-budget search (the paper's claim).
+
+Every point is one full training step of the U-Net (loss on every output, backward, Adam
+update) measured in a fresh process (`brats_rev.bench.isolation`).
+
+Three ways to spend memory, as in Pendse et al.:
+  * voxels: the largest cubic patch edge (step 16 by default);
+  * depth: the most couplings per level (encoder and decoder levels alike);
+  * width: the widest base width, every level's channels scaled with it (step 8).
+"""
+
+from brats_rev.bench import isolation
+from brats_rev.bench.search import largest_fitting
+
+PAPER_RATIOS = {"voxels": 3.0, "depth": 1.25, "width": 2.0}
+
+
+def scaled_filters(filters, base):
+    """`filters` rescaled so that the first level has `base` channels (even, at least 2)."""
+    return tuple(max(2, 2 * round(f * base / filters[0] / 2)) for f in filters)
+
+
+class UnetProbe:
+    """Measures U-Net training steps of one preset, remembering every point it ran.
+
+    Args:
+        preset: a `brats_rev.config.PRESETS` name.
+        base_filters: that preset's `filters` (for width scaling).
+        batch: batch size of every step.
+        runner: callable(spec) -> result dict (default: a fresh process per point).
+    """
+
+    def __init__(self, preset, base_filters, batch=1, runner=isolation.run_in_fresh_process):
+        self.preset = preset
+        self.base_filters = tuple(base_filters)
+        self.batch = batch
+        self.runner = runner
+        self.points = []
+
+    def peak_bytes(self, mode, patch, blocks=None, base_width=None):
+        """Peak bytes of one step; `blocks` sets encoder and decoder couplings per level,
+        `base_width` rescales the widths (None keeps the preset's)."""
+        changes = {"block_mode": mode}
+        if blocks is not None:
+            changes.update(encoder_blocks=blocks, decoder_blocks=blocks)
+        if base_width is not None:
+            changes["filters"] = list(scaled_filters(self.base_filters, base_width))
+        spec = {"what": "unet", "preset": self.preset, "changes": changes,
+                "patch": list(patch), "batch": self.batch}
+        result = self.runner(spec)
+        self.points.append(result)
+        print(f"  {mode:>10} patch {'x'.join(map(str, patch))} blocks {blocks or '-'} "
+              f"width {base_width or '-'}: {result['peak_bytes'] / 2**20:8.1f} MiB", flush=True)
+        return result["peak_bytes"]
+
+
+def budget_search(probe, modes, budget_bytes, search_patch, edges, block_counts, widths):
+    """For each mode, the largest patch edge, most blocks and widest base under the budget.
+
+    Args:
+        probe: a UnetProbe.
+        modes: block modes to search.
+        budget_bytes: the memory budget.
+        search_patch: (D, H, W) used for the depth and width searches.
+        edges: ascending cubic patch edges to try.
+        block_counts: ascending couplings per level to try.
+        widths: ascending base widths to try.
+
+    Returns:
+        {mode: {"patch_edge": int|None, "blocks": int|None, "base_width": int|None}}.
+    """
+    found = {}
+    for mode in modes:
+        found[mode] = {
+            "patch_edge": largest_fitting(
+                edges, lambda e, m=mode: probe.peak_bytes(m, (e, e, e)) <= budget_bytes
+            ),
+            "blocks": largest_fitting(
+                block_counts,
+                lambda n, m=mode: probe.peak_bytes(m, search_patch, blocks=n) <= budget_bytes,
+                gallop=True,
+            ),
+            "base_width": largest_fitting(
+                widths,
+                lambda w, m=mode: probe.peak_bytes(m, search_patch, base_width=w)
+                <= budget_bytes,
+                gallop=True,
+            ),
+        }
+    return found
+
+
+def budget_ratios(found, mode="reversible", reference="plain"):
+    """{"voxels", "depth", "width"}: what `mode` fits relative to `reference` (None if the
+    reference fits nothing)."""
+    ours, theirs = found[mode], found[reference]
+
+    def ratio(key, power=1):
+        if not theirs[key] or ours[key] is None:
+            return None
+        return (ours[key] / theirs[key]) ** power
+
+    return {
+        "voxels": ratio("patch_edge", 3),
+        "depth": ratio("blocks"),
+        "width": ratio("base_width"),
+    }
+
+
+def sweep(probe, modes, axis, values, fixed_patch):
+    """Peak bytes along one axis for each mode.
+
+    Args:
+        probe: a UnetProbe.
+        modes: block modes.
+        axis: "patch" (cubic edges), "blocks" (couplings per level) or "width" (base width).
+        values: the values along the axis.
+        fixed_patch: (D, H, W) for the "blocks" and "width" axes.
+
+    Returns:
+        {mode: [peak bytes per value]}.
+    """
+    measure = {
+        "patch": lambda m, v: probe.peak_bytes(m, (v, v, v)),
+        "blocks": lambda m, v: probe.peak_bytes(m, fixed_patch, blocks=v),
+        "width": lambda m, v: probe.peak_bytes(m, fixed_patch, base_width=v),
+    }[axis]
+    return {mode: [measure(mode, value) for value in values] for mode in modes}
