@@ -8,11 +8,14 @@ Writes the phantoms once under <work_dir>/nifti (reused by later runs), converts
 cases/s, record bytes per case and raw NIfTI bytes per case. Wall time covers the whole
 conversion, including the start-up of worker processes (each imports TensorFlow); the
 steady rate counts only the cases after the first one, from the progress line's timestamps.
+CPU seconds per case (user + system, this process and its workers, start-up included) do not
+depend on what else the machine runs, unlike the wall-clock rates.
 """
 
 import json
 import os
 import platform
+import resource
 import time
 
 from absl import app, flags
@@ -56,6 +59,13 @@ class _Timestamps:
         return False
 
 
+def _cpu_seconds():
+    """User + system CPU seconds used so far by this process and its finished children."""
+    own, children = (resource.getrusage(who)
+                     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run(work_dir, num_cases, shape, worker_counts, num_shards, release="2021"):
     """Converts the phantom set once per worker count; returns a list of result dicts."""
     source = os.path.join(work_dir, "nifti")
@@ -66,11 +76,13 @@ def run(work_dir, num_cases, shape, worker_counts, num_shards, release="2021"):
     for workers in worker_counts:
         output = os.path.join(work_dir, f"records_{workers}workers")
         stamps = _Timestamps()
+        cpu_start = _cpu_seconds()
         start = time.perf_counter()
         document = convert_brats.convert(source, output, conversion.ConversionOptions(),
                                          num_shards=num_shards, workers=workers,
                                          progress_stream=stamps)
         seconds = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu_start
         steady = stamps.times[-1] - stamps.times[0]
         converted = document["num_cases"]
         record = sum(shard["bytes"] for shard in document["shards"])
@@ -80,6 +92,7 @@ def run(work_dir, num_cases, shape, worker_counts, num_shards, release="2021"):
             "first_case_seconds": round(stamps.times[0] - start, 2),
             "steady_cases_per_second": round((len(stamps.times) - 1) / steady, 3)
             if steady > 0 else None,
+            "cpu_seconds_per_case": round(cpu / converted, 2),
             "record_mb_per_case": round(record / converted / 1e6, 2),
             "nifti_mb_per_case": round(raw / converted / 1e6, 2),
         })
@@ -89,10 +102,11 @@ def run(work_dir, num_cases, shape, worker_counts, num_shards, release="2021"):
 def markdown(results):
     """The results as a Markdown table."""
     lines = ["| workers | cases | wall s | cases/s | first case s | steady cases/s "
-             "| record MB/case | NIfTI .nii.gz MB/case |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| CPU s/case | record MB/case | NIfTI .nii.gz MB/case |",
+             "|---|---|---|---|---|---|---|---|---|"]
     lines.extend(f"| {r['workers']} | {r['cases']} | {r['seconds']} | {r['cases_per_second']} "
                  f"| {r['first_case_seconds']} | {r['steady_cases_per_second']} "
+                 f"| {r['cpu_seconds_per_case']} "
                  f"| {r['record_mb_per_case']} | {r['nifti_mb_per_case']} |" for r in results)
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ def test_run_reports_cases_and_sizes(tmp_path):
     assert (result["workers"], result["cases"]) == (1, 2)
     assert 0 < result["first_case_seconds"] <= result["seconds"]
     assert result["steady_cases_per_second"] > 0
+    assert 0 < result["cpu_seconds_per_case"] < 60
     record = os.path.getsize(tmp_path / "records_1workers" / "brats-00000-of-00001.tfrecord.gz")
     assert result["record_mb_per_case"] == round(record / 2 / 1e6, 2)
     assert result["nifti_mb_per_case"] == round(
