@@ -77,3 +77,30 @@ def test_command_line_writes_table_json_and_plot(tmp_path):
     assert payload["summary"]["plain_growth_1_to_2"] == pytest.approx(
         plain["plain/2"][0] / plain["plain/1"][0])
     assert plot_out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_unet_command_line_sweeps_and_reports_a_budget_plain_cannot_meet(tmp_path):
+    out = {name: tmp_path / f"unet.{name}" for name in ("json", "md", "png")}
+    done = subprocess.run(
+        [sys.executable, "-m", "brats_rev.bench.memory", "--what=unet", "--preset=tiny",
+         "--modes=plain,reversible", "--patches=8", "--blocks=1", "--widths=8",
+         "--sweep_patch=8", "--budget_mb=1", "--max_edge=16",
+         f"--json_out={out['json']}", f"--markdown_out={out['md']}", f"--plot_out={out['png']}"],
+        capture_output=True, text=True, check=True,
+    )
+    payload = json.loads(out["json"].read_text())
+    assert set(payload["sweeps"]) == {"patch", "blocks", "width"}
+    plain_8 = payload["sweeps"]["patch"]["peak_bytes"]["plain"][0]
+    assert 0 < plain_8 < 2**20 * 50
+    # 1 MiB fits no plain step: its searches stop at their first candidate and report None,
+    # so there is no ratio to report.
+    assert payload["budget"]["found"]["plain"] == {
+        "patch_edge": None, "blocks": None, "base_width": None}
+    assert payload["budget"]["ratios"] == {"voxels": None, "depth": None, "width": None}
+    assert len(payload["points"]) >= 6 + 6
+    markdown = out["md"].read_text()
+    assert markdown in done.stdout
+    assert f"| 8 | {plain_8 / 2**20:.0f} |" in markdown
+    assert "| voxels | - | 3.0x |" in markdown
+    assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

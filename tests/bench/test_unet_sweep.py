@@ -1,0 +1,89 @@
+"""U-Net sweeps and the fixed-budget search."""
+
+import math
+
+import pytest
+
+from brats_rev.bench import isolation, unet_sweep
+from brats_rev.bench.search import largest_fitting
+
+
+def test_largest_fitting_probes_upward_and_bisects():
+    calls = []
+
+    def fits(x):
+        calls.append(x)
+        return x <= 37
+
+    assert largest_fitting(list(range(1, 101)), fits, gallop=True) == 37
+    assert calls == [1, 2, 4, 8, 16, 32, 64, 48, 40, 36, 38, 37]
+    calls.clear()
+    assert largest_fitting([16, 32, 48, 64, 80, 96], fits) == 32
+    assert calls == [16, 32, 48]  # linear: never beyond the first failure
+    assert largest_fitting([40, 50], fits) is None
+    assert largest_fitting([1, 2, 3], lambda x: True, gallop=True) == 3
+
+
+@pytest.mark.parametrize(
+    "filters,base,expected",
+    [((32, 64, 128, 256, 320), 48, (48, 96, 192, 384, 480)),
+     ((8, 16, 32), 4, (4, 8, 16)), ((8, 16, 32), 3, (4, 6, 12))],
+)
+def test_scaled_filters_are_even(filters, base, expected):
+    assert unet_sweep.scaled_filters(filters, base) == expected
+
+
+def _analytic_runner(spec):
+    """Peak bytes of a made-up memory model: weights + per-voxel activations, where plain
+    stores every block's activations and reversible stores one block's."""
+    changes = spec["changes"]
+    blocks = changes.get("encoder_blocks", 2)
+    width = changes.get("filters", [32])[0]
+    voxels = math.prod(spec["patch"])
+    stored_blocks = blocks if changes["block_mode"] == "plain" else 1
+    peak = 1000 * width**2 + voxels * width * (4 + 8 * stored_blocks)
+    return {"spec": spec, "peak_bytes": peak}
+
+
+def test_budget_search_matches_exhaustive_search_on_a_known_memory_model():
+    budget, patch = 50_000_000, (32, 32, 32)
+    edges, blocks, widths = list(range(16, 241, 16)), list(range(1, 33)), list(range(8, 257, 8))
+    probe = unet_sweep.UnetProbe("default", (32, 64, 128, 256, 320), runner=_analytic_runner)
+    found = unet_sweep.budget_search(probe, ["plain", "reversible"], budget, patch, edges,
+                                     blocks, widths)
+    oracle = unet_sweep.UnetProbe("default", (32, 64, 128, 256, 320), runner=_analytic_runner)
+
+    def exhaustive(mode, values, arguments):
+        fitting = [v for v in values if oracle.peak_bytes(mode, **arguments(v)) <= budget]
+        return max(fitting) if fitting else None
+
+    for mode in ("plain", "reversible"):
+        assert found[mode] == {
+            "patch_edge": exhaustive(mode, edges, lambda e: {"patch": (e, e, e)}),
+            "blocks": exhaustive(mode, blocks, lambda n: {"patch": patch, "blocks": n}),
+            "base_width": exhaustive(mode, widths, lambda w: {"patch": patch, "base_width": w}),
+        }
+    # Hand-checked for this memory model: plain fits 32^3, 5 blocks, width 64.
+    assert found["plain"] == {"patch_edge": 32, "blocks": 5, "base_width": 64}
+    assert found["reversible"] == {"patch_edge": 48, "blocks": 32, "base_width": 96}
+    assert len(probe.points) < len(oracle.points) / 3  # far fewer probes than exhaustive
+    ratios = unet_sweep.budget_ratios(found)
+    assert ratios == pytest.approx({"voxels": 1.5**3, "depth": 32 / 5, "width": 96 / 64})
+
+
+def test_budget_ratio_is_none_when_plain_fits_nothing():
+    found = {"plain": {"patch_edge": None, "blocks": None, "base_width": None},
+             "reversible": {"patch_edge": 32, "blocks": 2, "base_width": 16}}
+    assert unet_sweep.budget_ratios(found) == {"voxels": None, "depth": None, "width": None}
+
+
+@pytest.mark.slow
+def test_real_unet_step_reversible_needs_less_memory_than_plain():
+    peaks = {}
+    for mode in ("plain", "reversible"):
+        spec = {"what": "unet", "preset": "tiny", "patch": [32, 32, 32],
+                "changes": {"block_mode": mode, "encoder_blocks": 3, "decoder_blocks": 3}}
+        result = isolation.run_in_fresh_process(spec)
+        assert result["spec"] == spec and result["step_seconds"] > 0
+        peaks[mode] = result["peak_bytes"]
+    assert peaks["reversible"] < 0.6 * peaks["plain"], peaks
