@@ -2,10 +2,12 @@
 
     python -m brats_rev.bench.speed --what=depthwise   # DepthwiseConv3D implementations
     python -m brats_rev.bench.speed --what=stage       # ReversibleStage modes
+    python -m brats_rev.bench.speed --what=unet --preset=default   # U-Net modes
 
 Variants are timed round-robin (one call of each per round) after warm-up, so a machine that
 speeds up or slows down during the run affects all of them alike. Ratios are to the
-reference variant: grouped Conv3D for depthwise, "plain" for stages.
+reference variant: grouped Conv3D for depthwise, "plain" for stages and U-Nets. Variants of
+one run share their weights and inputs (same seed).
 """
 
 import statistics
@@ -15,13 +17,15 @@ import keras
 import tensorflow as tf
 from absl import app, flags
 
+from brats_rev import config as config_lib
 from brats_rev.bench import report, workloads
 from brats_rev.layers.depthwise import DepthwiseConv3D
 from brats_rev.layers.reversible import MODES
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("what", "depthwise", ["depthwise", "stage"], "What to time.")
-flags.DEFINE_list("shape", None, "Input depth,height,width (default 64^3 depthwise, 48^3 stage).")
+flags.DEFINE_enum("what", "depthwise", ["depthwise", "stage", "unet"], "What to time.")
+flags.DEFINE_list("shape", None, "Input depth,height,width (default 64^3, stage 48^3).")
+flags.DEFINE_enum("preset", "default", sorted(config_lib.PRESETS), "U-Net preset (--what=unet).")
 flags.DEFINE_integer("channels", 32, "Input channels.")
 flags.DEFINE_integer("num_blocks", 4, "Couplings per stage (--what=stage).")
 flags.DEFINE_integer("warmup", 2, "Untimed calls per variant.")
@@ -60,6 +64,14 @@ def stage_variants(shape, channels, num_blocks):
     }
 
 
+def unet_variants(preset, shape):
+    """{mode: (step, inputs)}: one training step of the `preset` U-Net per block mode."""
+    return {
+        mode: workloads.unet_workload(preset, {"block_mode": mode}, tuple(shape))
+        for mode in MODES
+    }
+
+
 def time_round_robin(variants, warmup, repeats):
     """{name: [seconds per call]} with results fetched to host inside each timing."""
     for fn, inputs in variants.values():
@@ -80,14 +92,21 @@ def main(argv):
         shape = [int(n) for n in FLAGS.shape or (64, 64, 64)]
         variants = depthwise_variants(shape, FLAGS.channels)
         reference, title = "grouped", "DepthwiseConv3D forward+backward"
-    else:
+    elif FLAGS.what == "stage":
         shape = [int(n) for n in FLAGS.shape or (48, 48, 48)]
         variants = stage_variants(shape, FLAGS.channels, FLAGS.num_blocks)
         reference = "plain"
         title = f"ReversibleStage training step, {FLAGS.num_blocks} blocks"
+    else:
+        shape = [int(n) for n in FLAGS.shape or (64, 64, 64)]
+        variants = unet_variants(FLAGS.preset, shape)
+        reference = "plain"
+        title = f"U-Net ({FLAGS.preset}) training step"
     times = time_round_robin(variants, FLAGS.warmup, FLAGS.repeats)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"{title}, input 1x{'x'.join(map(str, shape))}x{FLAGS.channels}, "
+    channels = config_lib.PRESETS[FLAGS.preset].in_channels if FLAGS.what == "unet" else (
+        FLAGS.channels)
+    print(f"{title}, input 1x{'x'.join(map(str, shape))}x{channels}, "
           f"median of {FLAGS.repeats}:")
     rows = [
         [name, f"{medians[name] * 1e3:.1f}", f"{medians[name] / medians[reference]:.3f}"]
@@ -101,7 +120,7 @@ def main(argv):
                 "machine": report.machine_description(),
                 "what": FLAGS.what,
                 "shape": shape,
-                "channels": FLAGS.channels,
+                "channels": channels,
                 "seconds": times,
                 "median_seconds": medians,
             },

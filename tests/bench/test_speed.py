@@ -11,13 +11,14 @@ import pytest
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "what,variants", [("depthwise", {"decomposed", "grouped", "decomposed+xla"}),
-                      ("stage", {"plain", "reversible", "recompute"})]
+                      ("stage", {"plain", "reversible", "recompute"}),
+                      ("unet", {"plain", "reversible", "recompute"})]
 )
 def test_command_line(what, variants, tmp_path):
     json_out = tmp_path / "speed.json"
     done = subprocess.run(
-        [sys.executable, "-m", "brats_rev.bench.speed", f"--what={what}", "--shape=6,6,6",
-         "--channels=4", "--num_blocks=1", "--warmup=1", "--repeats=3",
+        [sys.executable, "-m", "brats_rev.bench.speed", f"--what={what}", "--shape=8,8,8",
+         "--channels=4", "--num_blocks=1", "--preset=tiny", "--warmup=1", "--repeats=3",
          f"--json_out={json_out}"],
         capture_output=True, text=True, check=True,
     )
