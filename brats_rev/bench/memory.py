@@ -41,7 +41,8 @@ flags.DEFINE_integer("max_blocks", 32, "U-Net search: most couplings per level t
 flags.DEFINE_integer("width_step", 8, "U-Net search: base width step.")
 flags.DEFINE_integer("max_width", 256, "U-Net search: widest base width tried.")
 flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
-flags.DEFINE_integer("repeats", 1, "Fresh processes per point (median and spread reported).")
+flags.DEFINE_integer("repeats", 1, "Fresh processes per point (stage: median and spread "
+                     "reported; U-Net: the worst peak counts).")
 flags.DEFINE_string("json_out", None, "Write all points and the summary as JSON here.")
 flags.DEFINE_string("plot_out", None, "Write a PNG plot of peak MiB here.")
 flags.DEFINE_string("markdown_out", None, "U-Net: write the Markdown tables here.")
@@ -153,7 +154,7 @@ AXES = {"patch": "cubic patch edge (voxels)", "blocks": "couplings per level",
 def unet_main():
     """--what=unet: sweeps along patch, blocks and width, then the budget search."""
     preset = config_lib.PRESETS[FLAGS.preset]
-    probe = unet_sweep.UnetProbe(FLAGS.preset, preset.filters, FLAGS.batch)
+    probe = unet_sweep.UnetProbe(FLAGS.preset, preset.filters, FLAGS.batch, FLAGS.repeats)
     fixed = (FLAGS.sweep_patch,) * 3
     sweeps = {}
     for axis, values in (("patch", FLAGS.patches), ("blocks", FLAGS.blocks),
@@ -163,7 +164,8 @@ def unet_main():
         sweeps[axis] = {"values": values,
                         "peak_bytes": unet_sweep.sweep(probe, FLAGS.modes, axis, values, fixed)}
     markdown = [f"U-Net preset `{FLAGS.preset}`, batch {FLAGS.batch}, one training step; "
-                f"peak allocator MiB (blocks and width at {FLAGS.sweep_patch}^3)."]
+                f"worst peak allocator MiB over {FLAGS.repeats} process(es) per point "
+                f"(blocks and width at {FLAGS.sweep_patch}^3)."]
     for axis, data in sweeps.items():
         rows = [[value, *(f"{data['peak_bytes'][m][i] / report.MIB:.0f}" for m in FLAGS.modes)]
                 for i, value in enumerate(data["values"])]

@@ -27,19 +27,24 @@ class UnetProbe:
         preset: a `brats_rev.config.PRESETS` name.
         base_filters: that preset's `filters` (for width scaling).
         batch: batch size of every step.
+        repeats: fresh processes per point; the worst (largest) peak counts, since the
+            executor's order of independent ops moves a U-Net's peak between processes.
         runner: callable(spec) -> result dict (default: a fresh process per point).
     """
 
-    def __init__(self, preset, base_filters, batch=1, runner=isolation.run_in_fresh_process):
+    def __init__(self, preset, base_filters, batch=1, repeats=1,
+                 runner=isolation.run_in_fresh_process):
         self.preset = preset
         self.base_filters = tuple(base_filters)
         self.batch = batch
+        self.repeats = repeats
         self.runner = runner
         self.points = []
 
     def peak_bytes(self, mode, patch, blocks=None, base_width=None):
-        """Peak bytes of one step; `blocks` sets encoder and decoder couplings per level,
-        `base_width` rescales the widths (None keeps the preset's)."""
+        """Worst peak bytes of one step over `repeats` processes; `blocks` sets encoder and
+        decoder couplings per level, `base_width` rescales the widths (None keeps the
+        preset's)."""
         changes = {"block_mode": mode}
         if blocks is not None:
             changes.update(encoder_blocks=blocks, decoder_blocks=blocks)
@@ -47,11 +52,14 @@ class UnetProbe:
             changes["filters"] = list(scaled_filters(self.base_filters, base_width))
         spec = {"what": "unet", "preset": self.preset, "changes": changes,
                 "patch": list(patch), "batch": self.batch}
-        result = self.runner(spec)
-        self.points.append(result)
+        peaks = []
+        for _ in range(self.repeats):
+            result = self.runner(spec)
+            self.points.append(result)
+            peaks.append(result["peak_bytes"])
         print(f"  {mode:>10} patch {'x'.join(map(str, patch))} blocks {blocks or '-'} "
-              f"width {base_width or '-'}: {result['peak_bytes'] / 2**20:8.1f} MiB", flush=True)
-        return result["peak_bytes"]
+              f"width {base_width or '-'}: {max(peaks) / 2**20:8.1f} MiB", flush=True)
+        return max(peaks)
 
 
 def budget_search(probe, modes, budget_bytes, search_patch, edges, block_counts, widths):

@@ -71,6 +71,16 @@ def test_budget_search_matches_exhaustive_search_on_a_known_memory_model():
     assert ratios == pytest.approx({"voxels": 1.5**3, "depth": 32 / 5, "width": 96 / 64})
 
 
+def test_repeats_take_the_worst_peak():
+    peaks = iter([100, 300, 200])
+    probe = unet_sweep.UnetProbe("tiny", (8, 16, 32), repeats=3,
+                                 runner=lambda spec: {"spec": spec, "peak_bytes": next(peaks)})
+    assert probe.peak_bytes("plain", (8, 8, 8), blocks=2, base_width=4) == 300
+    assert len(probe.points) == 3
+    assert probe.points[0]["spec"]["changes"] == {
+        "block_mode": "plain", "encoder_blocks": 2, "decoder_blocks": 2, "filters": [4, 8, 16]}
+
+
 def test_budget_ratio_is_none_when_plain_fits_nothing():
     found = {"plain": {"patch_edge": None, "blocks": None, "base_width": None},
              "reversible": {"patch_edge": 32, "blocks": 2, "base_width": 16}}
