@@ -28,8 +28,22 @@ def merge_halves(first, second):
     return ops.concatenate([first, second], axis=-1)
 
 
+class ResidualStreamLayer(keras.layers.Layer):
+    """Base of layers that map the residual stream to itself: output shaped like the input,
+    always in the residual dtype, and inputs not autocast to a mixed compute dtype."""
+
+    def __init__(self, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs.shape, dtype=RESIDUAL_DTYPE)
+
+
 @keras.saving.register_keras_serializable(package="brats_rev")
-class AdditiveCoupling(keras.layers.Layer):
+class AdditiveCoupling(ResidualStreamLayer):
     """Additive coupling with MBConv3D residual functions F and G.
 
     Args:
@@ -52,8 +66,7 @@ class AdditiveCoupling(keras.layers.Layer):
         depthwise_implementation="auto",
         **kwargs,
     ):
-        # The residual stream must not be autocast to a mixed compute dtype.
-        super().__init__(autocast=False, **kwargs)
+        super().__init__(**kwargs)
         self.filters = check_positive_int("filters", filters)
         if filters % 2:
             raise ValueError(
@@ -104,12 +117,6 @@ class AdditiveCoupling(keras.layers.Layer):
         x2 = y2 - self.residual_g(y1)
         x1 = y1 - self.residual_f(x2)
         return merge_halves(x1, x2)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def compute_output_spec(self, inputs):
-        return keras.KerasTensor(inputs.shape, dtype=RESIDUAL_DTYPE)
 
     def get_config(self):
         config = super().get_config()

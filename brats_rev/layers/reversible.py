@@ -29,6 +29,7 @@ import tensorflow as tf
 from brats_rev.layers.coupling import (
     RESIDUAL_DTYPE,
     AdditiveCoupling,
+    ResidualStreamLayer,
     merge_halves,
     split_halves,
 )
@@ -121,7 +122,7 @@ def reversible_sequence(couplings, inputs):
 
 
 @keras.saving.register_keras_serializable(package="brats_rev")
-class ReversibleStage(keras.layers.Layer):
+class ReversibleStage(ResidualStreamLayer):
     """`num_blocks` additive couplings with MBConv3D F and G on `filters // 2` channels.
 
     Args:
@@ -149,7 +150,7 @@ class ReversibleStage(keras.layers.Layer):
         depthwise_implementation="auto",
         **kwargs,
     ):
-        super().__init__(autocast=False, **kwargs)
+        super().__init__(**kwargs)
         self.num_blocks = check_positive_int("num_blocks", num_blocks)
         self.mode = check_choice("mode", mode, MODES)
         self.couplings = [
@@ -179,12 +180,6 @@ class ReversibleStage(keras.layers.Layer):
         for coupling in self.couplings:
             x = tf.recompute_grad(coupling)(x) if self.mode == "recompute" else coupling(x)
         return x
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def compute_output_spec(self, inputs):
-        return keras.KerasTensor(inputs.shape, dtype=RESIDUAL_DTYPE)
 
     def get_config(self):
         config = super().get_config()
