@@ -143,3 +143,111 @@ def preset(name, **changes):
     if name not in PRESETS:
         raise ValueError(f"Unknown preset. Received: {name!r}; available: {sorted(PRESETS)}")
     return PRESETS[name].replace(**changes)
+
+
+def _probability(name, value):
+    if not 0 <= value <= 1:
+        raise ValueError(f"`{name}` must be in [0, 1]. Received: {name}={value!r}")
+
+
+def _range(name, value, lowest):
+    """A (low, high) pair with lowest <= low <= high, as a tuple of floats."""
+    values = tuple(value)
+    if len(values) != 2 or not lowest <= values[0] <= values[1]:
+        raise ValueError(
+            f"`{name}` must be (low, high) with {lowest} <= low <= high. Received: {name}={value!r}"
+        )
+    return tuple(float(v) for v in values)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """The tf.data input pipeline: patch sampling, augmentation, batching.
+
+    Spatial axes are the records' voxel axes (x, y, z); the axial plane is (x, y). Image values
+    are z-scored intensities, so shifts and noise are in units of one standard deviation of the
+    brain. Every augmentation is applied with its probability, independently per patch: flips per
+    axis, intensity scale and shift per modality, noise, blur and gamma to the whole patch
+    (blur and gamma with a value drawn per modality). `without_augmentation()` turns them all
+    off.
+
+    Attributes:
+        data_dir: folder holding manifest.json and the shards; required by `build_dataset`.
+        patch_size: training patch (x, y, z) in voxels; an int means a cube.
+        batch_size: global batch size (split over replicas by `build_dataset`'s input context).
+        foreground_probability: chance that a patch is centred on a voxel of a tumour class
+            (class chosen uniformly among those present), as nnU-Net's oversampling.
+        cache: keep decoded, padded cases in memory (float16 images: about 26 MB per full-size
+            BraTS case); turn off for datasets larger than RAM.
+        shuffle_buffer: cases in the shuffle buffer (capped at the number of cases).
+        flip_probability: per axis.
+        rotate90_probability: rotation by 90, 180 or 270 degrees in the axial plane (needs
+            patch_size x == y).
+        scale_probability, scale_range: zoom; a factor s samples the source every s voxels
+            (s > 1 zooms out), linear for the image, nearest neighbour for the label.
+        intensity_scale_probability, intensity_scale_range: multiply a modality.
+        intensity_shift_probability, intensity_shift_range: add to a modality.
+        gamma_probability, gamma_range: x -> min + (max - min) * ((x - min) / (max - min)) ** g
+            over the patch, g per modality.
+        noise_probability, noise_std_range: additive Gaussian noise, all modalities.
+        blur_probability, blur_sigma_range: Gaussian blur, sigma in voxels.
+    """
+
+    data_dir: str | None = None
+    patch_size: int | tuple = 128
+    batch_size: int = 2
+    foreground_probability: float = 0.33
+    cache: bool = True
+    shuffle_buffer: int = 256
+    flip_probability: float = 0.5
+    rotate90_probability: float = 0.5
+    scale_probability: float = 0.2
+    scale_range: tuple = (0.7, 1.4)
+    intensity_scale_probability: float = 0.15
+    intensity_scale_range: tuple = (0.75, 1.25)
+    intensity_shift_probability: float = 0.15
+    intensity_shift_range: tuple = (-0.1, 0.1)
+    gamma_probability: float = 0.3
+    gamma_range: tuple = (0.7, 1.5)
+    noise_probability: float = 0.1
+    noise_std_range: tuple = (0.0, 0.1)
+    blur_probability: float = 0.2
+    blur_sigma_range: tuple = (0.5, 1.0)
+
+    def __post_init__(self):
+        object.__setattr__(self, "patch_size", _per_level("patch_size", self.patch_size, 3))
+        _per_level("batch_size", self.batch_size, 1)
+        _per_level("shuffle_buffer", self.shuffle_buffer, 1)
+        for field in dataclasses.fields(self):
+            if field.name.endswith("_probability"):
+                _probability(field.name, getattr(self, field.name))
+        lowest = {"scale_range": 1e-3, "intensity_scale_range": 0.0, "gamma_range": 1e-3,
+                  "noise_std_range": 0.0, "blur_sigma_range": 0.0}
+        for field in dataclasses.fields(self):
+            if field.name.endswith("_range"):
+                value = _range(field.name, getattr(self, field.name),
+                               lowest.get(field.name, -float("inf")))
+                object.__setattr__(self, field.name, value)
+        if self.rotate90_probability > 0 and self.patch_size[0] != self.patch_size[1]:
+            raise ValueError(
+                "Axial 90-degree rotations need patch_size x == y; set rotate90_probability=0. "
+                f"Received: patch_size={self.patch_size}"
+            )
+
+    def replace(self, **changes):
+        """A copy with `changes` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def without_augmentation(self):
+        """A copy with every augmentation probability 0 (sampling unchanged)."""
+        return self.replace(**{
+            field.name: 0.0 for field in dataclasses.fields(self)
+            if field.name.endswith("_probability") and field.name != "foreground_probability"
+        })
+
+    def to_dict(self):
+        """JSON-ready dict; `DataConfig(**d)` rebuilds the same config."""
+        return {
+            field.name: list(v) if isinstance(v := getattr(self, field.name), tuple) else v
+            for field in dataclasses.fields(self)
+        }
