@@ -21,14 +21,6 @@ from brats_rev.data import dataset as dataset_lib
 from brats_rev.data import manifest
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", "tfrecords/sample", "Folder holding manifest.json and shards.")
-flags.DEFINE_integer("patch_size", 128, "Cubic patch edge in voxels.")
-flags.DEFINE_integer("batch_size", 2, "Patches per batch.")
-flags.DEFINE_integer("fold", 0, "Fold held out (the training cases of the others are read).")
-flags.DEFINE_integer("warmup", 5, "Batches after the first epoch before timing.")
-flags.DEFINE_integer("batches", 30, "Timed batches.")
-flags.DEFINE_integer("seed", 0, "Sampling and augmentation seed.")
-flags.DEFINE_string("json_out", None, "Write the results as JSON here.")
 
 
 def _drain(iterator, batches):
@@ -90,5 +82,18 @@ def main(argv):
         })
 
 
+def define_flags():
+    """Defines this entry point's absl flags (called only when run as a program)."""
+    flags.DEFINE_string("data_dir", "tfrecords/sample", "Folder holding manifest.json and shards.")
+    flags.DEFINE_integer("patch_size", 128, "Cubic patch edge in voxels.", lower_bound=1)
+    flags.DEFINE_integer("batch_size", 2, "Patches per batch.", lower_bound=1)
+    flags.DEFINE_integer("fold", 0, "Fold held out (the training cases of the others are read).")
+    flags.DEFINE_integer("warmup", 5, "Batches after the first epoch before timing.")
+    flags.DEFINE_integer("batches", 30, "Timed batches.", lower_bound=1)
+    flags.DEFINE_integer("seed", 0, "Sampling and augmentation seed.")
+    flags.DEFINE_string("json_out", None, "Write the results as JSON here.")
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
