@@ -177,8 +177,8 @@ class DataConfig:
         batch_size: global batch size (split over replicas by `build_dataset`'s input context).
         foreground_probability: chance that a patch is centred on a voxel of a tumour class
             (class chosen uniformly among those present), as nnU-Net's oversampling.
-        cache: keep decoded, padded cases in memory (float16 images: about 26 MB per full-size
-            BraTS case); turn off for datasets larger than RAM.
+        cache: keep decoded cases (padded for training) in memory, images as float16: about
+            26 MB per full-size BraTS case; turn off for datasets larger than RAM.
         shuffle_buffer: cases in the shuffle buffer (capped at the number of cases).
         flip_probability: per axis.
         rotate90_probability: rotation by 90, 180 or 270 degrees in the axial plane (needs

@@ -92,9 +92,12 @@ def test_uncached_pipeline_gives_the_same_batches():
         np.testing.assert_array_equal(a_image, b_image)
 
 
-def test_validation_yields_each_whole_case_with_its_geometry():
+@pytest.mark.parametrize("cache", [True, False])
+def test_validation_yields_each_whole_case_with_its_geometry(cache):
     cases = {case["case_id"]: case for case in records.read_cases(str(SAMPLE))}
-    elements = list(dataset.build_dataset(CONFIG, "validation", 2).as_numpy_iterator())
+    built = dataset.build_dataset(CONFIG.replace(cache=cache), "validation", 2)
+    elements = list(built.as_numpy_iterator())
+    assert elements[0]["image"].dtype == np.float32
     assert sorted(e["case_id"][0].decode() for e in elements) == manifest.load_manifest(
         str(SAMPLE))["folds"][2]
     for element in elements:
