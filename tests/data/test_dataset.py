@@ -3,6 +3,8 @@
 import json
 import pathlib
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -83,6 +85,24 @@ def test_same_seed_same_batches_other_seed_other_batches():
         np.testing.assert_array_equal(a_image, b_image)
         np.testing.assert_array_equal(a_targets, b_targets)
     assert not all(np.array_equal(a[0], c[0]) for a, c in zip(first, other, strict=True))
+
+
+DIGEST = """
+import hashlib, sys
+from brats_rev.config import DataConfig
+from brats_rev.data import dataset
+config = DataConfig(data_dir=sys.argv[1], patch_size=16, batch_size=2)
+digest = hashlib.sha256()
+for image, targets in dataset.build_dataset(config, "train", 1, seed=5).take(4):
+    digest.update(image.numpy().tobytes() + targets.numpy().tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_two_processes_with_the_same_seed_give_the_same_batches():
+    digests = [subprocess.run([sys.executable, "-c", DIGEST, str(SAMPLE)], capture_output=True,
+                              text=True, check=True).stdout.strip() for _ in range(2)]
+    assert len(digests[0]) == 64 and digests[0] == digests[1]
 
 
 def test_uncached_pipeline_gives_the_same_batches():
