@@ -5,6 +5,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 from brats_rev.bench import input as input_bench
 from brats_rev.config import DataConfig
 
@@ -20,6 +22,7 @@ def test_measure_counts_the_first_epoch_and_the_timed_batches():
     assert 0 < result["cpu_seconds_per_patch"] < 10
 
 
+@pytest.mark.slow
 def test_command_line(tmp_path):
     json_out = tmp_path / "input.json"
     done = subprocess.run(

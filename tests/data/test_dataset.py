@@ -99,6 +99,7 @@ print(digest.hexdigest())
 """
 
 
+@pytest.mark.slow
 def test_two_processes_with_the_same_seed_give_the_same_batches():
     digests = [subprocess.run([sys.executable, "-c", DIGEST, str(SAMPLE)], capture_output=True,
                               text=True, check=True).stdout.strip() for _ in range(2)]
