@@ -14,10 +14,8 @@ Two facts decide whether "reversible" saves memory (DESIGN.md §3.2, §3.4):
 1. In a graph, the reconstructions of all block inputs only depend on the stage output, so
    the executor is free to run them all before any gradient and keep every block's
    recomputed activations alive at once. Each block's backward step is therefore made to
-   depend on the gradients after it (the incoming gradient for the last block, the later
-   block's gradients for the others) with `tf.control_dependencies`, and within a block F's
-   recomputation waits for G's gradients; then one block's recomputation is alive at a time
-   and the peak does not grow with the block count or with the number of stages.
+   depend on the previous (later) block's gradients with `tf.control_dependencies`; then one
+   block's recomputation is alive at a time and the peak does not grow with the block count.
 2. The `variables` that `tf.custom_gradient` hands to the gradient function are the inner
    `tf.Variable`s of the Keras variables. Weight gradients are taken directly with respect to
    that list, so no mapping between Keras and TensorFlow variables is needed.
@@ -105,21 +103,17 @@ def reversible_sequence(couplings, inputs):
             # The walk stays on channel halves: a concat followed by a split would let graph
             # rewriting bypass the ordering identities below.
             outputs, output_grads = split_halves(y), split_halves(dy)
-            # Ordering: a block's recomputation starts only once the gradients after it
-            # exist: for the last block, the incoming gradient (otherwise every stage of a
-            # network could recompute its last block right after the forward pass and hold
-            # the activations until its gradient arrives); for the others, the gradients of
-            # the block after them. At most one block's recomputed activations are alive.
-            done = output_grads
             for coupling in reversed(couplings):
-                with tf.control_dependencies(done):
-                    outputs = [tf.identity(t) for t in outputs]
-                    output_grads = [tf.identity(t) for t in output_grads]
                 outputs, output_grads, block_grads = _coupling_backward(
                     coupling, outputs, output_grads, variables
                 )
                 variable_grads = _accumulate(variable_grads, block_grads)
+                # Ordering: the next (earlier) block starts only after this one's gradients
+                # exist, so that at most one block's recomputed activations are alive.
                 done = [*output_grads, *[g for g in block_grads if g is not None]]
+                with tf.control_dependencies(done):
+                    outputs = [tf.identity(t) for t in outputs]
+                    output_grads = [tf.identity(t) for t in output_grads]
             return merge_halves(*output_grads), variable_grads
 
         return y, backward
