@@ -49,3 +49,13 @@ def test_bad_values_are_rejected_with_what_was_received(changes, message):
 def test_unknown_preset_lists_the_available_ones():
     with pytest.raises(ValueError, match="available: \\['default', 'paper', 'small', 'tiny'\\]"):
         preset("huge")
+
+
+def test_config_choices_match_the_layers():
+    # config.py stays free of TensorFlow, so it keeps its own copies of these lists.
+    from brats_rev.config import BLOCK_MODES, DEPTHWISE_IMPLEMENTATIONS
+    from brats_rev.layers.depthwise import IMPLEMENTATIONS
+    from brats_rev.layers.reversible import MODES
+
+    assert BLOCK_MODES == MODES
+    assert DEPTHWISE_IMPLEMENTATIONS == IMPLEMENTATIONS
