@@ -2,7 +2,15 @@
 
 import pytest
 
-from brats_rev.config import PRESETS, ModelConfig, preset
+from brats_rev.config import (
+    BLOCK_MODES,
+    DEPTHWISE_IMPLEMENTATIONS,
+    PRESETS,
+    ModelConfig,
+    preset,
+)
+from brats_rev.layers.depthwise import IMPLEMENTATIONS
+from brats_rev.layers.reversible import MODES
 
 
 def test_block_counts_broadcast_per_level():
@@ -53,9 +61,5 @@ def test_unknown_preset_lists_the_available_ones():
 
 def test_config_choices_match_the_layers():
     # config.py stays free of TensorFlow, so it keeps its own copies of these lists.
-    from brats_rev.config import BLOCK_MODES, DEPTHWISE_IMPLEMENTATIONS
-    from brats_rev.layers.depthwise import IMPLEMENTATIONS
-    from brats_rev.layers.reversible import MODES
-
     assert BLOCK_MODES == MODES
     assert DEPTHWISE_IMPLEMENTATIONS == IMPLEMENTATIONS
