@@ -14,8 +14,9 @@ Two facts decide whether "reversible" saves memory (DESIGN.md §3.2, §3.4):
 1. In a graph, the reconstructions of all block inputs only depend on the stage output, so
    the executor is free to run them all before any gradient and keep every block's
    recomputed activations alive at once. Each block's backward step is therefore made to
-   depend on the previous (later) block's gradients with `tf.control_dependencies`; then one
-   block's recomputation is alive at a time and the peak does not grow with the block count.
+   depend on the previous (later) block's gradients with `tf.control_dependencies`, and
+   within a block F's recomputation waits for G's gradients; then one MBConv's recomputation
+   is alive at a time and the peak does not grow with the block count.
 2. The `variables` that `tf.custom_gradient` hands to the gradient function are the inner
    `tf.Variable`s of the Keras variables. Weight gradients are taken directly with respect to
    that list, so no mapping between Keras and TensorFlow variables is needed.
