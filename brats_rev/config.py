@@ -251,3 +251,68 @@ class DataConfig:
             field.name: list(v) if isinstance(v := getattr(self, field.name), tuple) else v
             for field in dataclasses.fields(self)
         }
+
+
+TTA_MODES = ("none", "flips8")
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceConfig:
+    """Whole-case prediction: sliding window, test-time augmentation, labels, post-processing.
+
+    Attributes:
+        overlap: fraction in [0, 1) of a window shared with its neighbour per axis.
+        batch_size: windows per model call.
+        sigma_scale: standard deviation of the Gaussian window weighting / window length.
+        tta: "none", or "flips8" (average over the 8 combinations of mirroring the 3 axes).
+        thresholds: probability threshold per region (WT, TC, ET); a voxel is in a region when
+            its probability is >= the threshold. ET ⊂ TC ⊂ WT is then imposed.
+        et_min_voxels: a predicted ET with fewer voxels than this (whole case) is relabelled
+            NCR, as is usual for BraTS (a false-positive ET in a case without one costs a Dice
+            of 0 and an HD95 of 373.13). 0 turns it off. Tune it on validation folds.
+        crop_margin: voxels added around the brain bounding box before prediction (conversion
+            uses 4).
+        label_convention: output label convention (a brats_rev.labels.CONVENTIONS key), or
+            None for the convention of the input case's release.
+    """
+
+    overlap: float = 0.5
+    batch_size: int = 1
+    sigma_scale: float = 0.125
+    tta: str = "none"
+    thresholds: tuple = (0.5, 0.5, 0.5)
+    et_min_voxels: int = 0
+    crop_margin: int = 4
+    label_convention: str | None = None
+
+    def __post_init__(self):
+        if not 0 <= self.overlap < 1:
+            raise ValueError(f"`overlap` must be in [0, 1). Received: overlap={self.overlap!r}")
+        _per_level("batch_size", self.batch_size, 1)
+        if not self.sigma_scale > 0:
+            raise ValueError(
+                f"`sigma_scale` must be > 0. Received: sigma_scale={self.sigma_scale!r}")
+        _choice("tta", self.tta, TTA_MODES)
+        thresholds = tuple(self.thresholds)
+        if len(thresholds) != 3 or not all(0 < t < 1 for t in thresholds):
+            raise ValueError("`thresholds` must be 3 values in (0, 1) for WT, TC, ET. "
+                             f"Received: thresholds={self.thresholds!r}")
+        object.__setattr__(self, "thresholds", tuple(float(t) for t in thresholds))
+        for name in ("et_min_voxels", "crop_margin"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"`{name}` must be an int >= 0. Received: {name}={value!r}")
+        if self.label_convention is not None and not isinstance(self.label_convention, str):
+            raise ValueError("`label_convention` must be a convention name or None. "
+                             f"Received: label_convention={self.label_convention!r}")
+
+    def replace(self, **changes):
+        """A copy with `changes` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        """JSON-ready dict; `InferenceConfig(**d)` rebuilds the same config."""
+        return {
+            field.name: list(v) if isinstance(v := getattr(self, field.name), tuple) else v
+            for field in dataclasses.fields(self)
+        }

@@ -1,0 +1,35 @@
+"""InferenceConfig validation, normalisation and round trip."""
+
+import pytest
+
+from brats_rev.config import InferenceConfig
+
+
+def test_defaults_and_round_trip():
+    config = InferenceConfig(thresholds=[0.4, 0.5, 0.6], tta="flips8")
+    assert config.thresholds == (0.4, 0.5, 0.6)
+    assert InferenceConfig(**config.to_dict()) == config
+    assert config.replace(tta="none") == InferenceConfig(thresholds=(0.4, 0.5, 0.6))
+    assert InferenceConfig().overlap == 0.5 and InferenceConfig().et_min_voxels == 0
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"overlap": 1.0}, "overlap=1.0"),
+        ({"overlap": -0.1}, "overlap=-0.1"),
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"sigma_scale": 0}, "sigma_scale=0"),
+        ({"tta": "flips"}, "tta='flips'"),
+        ({"thresholds": (0.5, 0.5)}, "thresholds=(0.5, 0.5)"),
+        ({"thresholds": (0.5, 0.5, 1.0)}, "thresholds=(0.5, 0.5, 1.0)"),
+        ({"et_min_voxels": -1}, "et_min_voxels=-1"),
+        ({"et_min_voxels": 2.5}, "et_min_voxels=2.5"),
+        ({"crop_margin": True}, "crop_margin=True"),
+        ({"label_convention": 2021}, "label_convention=2021"),
+    ],
+)
+def test_bad_values_are_rejected_with_what_was_received(changes, message):
+    with pytest.raises(ValueError, match="Received") as error:
+        InferenceConfig(**changes)
+    assert message in str(error.value)
