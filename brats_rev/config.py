@@ -316,3 +316,141 @@ class InferenceConfig:
             field.name: list(v) if isinstance(v := getattr(self, field.name), tuple) else v
             for field in dataclasses.fields(self)
         }
+
+
+OPTIMIZERS = ("adamw", "sgd_nesterov")
+SCHEDULES = ("poly", "cosine")
+
+
+def _non_negative(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"`{name}` must be a non-negative number. Received: {name}={value!r}")
+
+
+def _count(name, value, lowest):
+    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+        raise ValueError(f"`{name}` must be an int >= {lowest}. Received: {name}={value!r}")
+
+
+def _boolean(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be true or false. Received: {name}={value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The training loop: optimizer, schedule, length, precision, checkpoints, validation.
+
+    One step is one global batch (`DataConfig.batch_size` patches over all replicas); an
+    epoch is `steps_per_epoch` steps.
+
+    Attributes:
+        optimizer: "adamw" (decoupled weight decay) or "sgd_nesterov" (Nesterov momentum).
+        learning_rate: peak learning rate, reached at the end of the warm-up.
+        weight_decay: decoupled weight decay per step, times the learning rate.
+        momentum: SGD momentum (sgd_nesterov only).
+        warmup_steps: steps of linear warm-up from 0 to `learning_rate`.
+        schedule: decay after the warm-up to the last step: "poly" (power `poly_power`, to 0)
+            or "cosine" (to 0).
+        poly_power: exponent of the polynomial decay.
+        clipnorm: clip the global gradient (summed over replicas) to this L2 norm; None: off.
+        epochs: total epochs; raise it to extend a finished run.
+        steps_per_epoch: steps per epoch.
+        val_every: validate (whole cases, sliding window) every this many epochs, and after
+            the last epoch.
+        val_overlap: sliding-window overlap fraction in [0, 1).
+        val_batch_size: windows per forward pass in validation.
+        precision: "float32", "mixed_float16" (with dynamic loss scaling) or "mixed_bfloat16";
+            the model is built with this dtype policy.
+        jit_compile: compile the training step with XLA.
+        seed: seeds weights, patch sampling and augmentation.
+        deterministic: deterministic TensorFlow ops and input order (exact resume).
+        keep_checkpoints: most recent checkpoints kept (the best one is kept separately).
+        fold: manifest fold held out for validation; None trains on every case and skips
+            validation.
+        deep_supervision_weights: loss weight per output, full resolution first, used when
+            the model has deep supervision; None: 1, 1/2, 1/4, ... normalised to sum 1.
+        log_every: steps between TensorBoard scalar writes.
+    """
+
+    optimizer: str = "adamw"
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.99
+    warmup_steps: int = 250
+    schedule: str = "poly"
+    poly_power: float = 0.9
+    clipnorm: float | None = 12.0
+    epochs: int = 1000
+    steps_per_epoch: int = 250
+    val_every: int = 10
+    val_overlap: float = 0.5
+    val_batch_size: int = 1
+    precision: str = "float32"
+    jit_compile: bool = False
+    seed: int = 0
+    deterministic: bool = True
+    keep_checkpoints: int = 3
+    fold: int | None = 0
+    deep_supervision_weights: tuple | None = None
+    log_every: int = 10
+
+    def __post_init__(self):
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _choice("precision", self.precision, DTYPE_POLICIES)
+        for name in ("learning_rate", "weight_decay", "momentum", "poly_power"):
+            _non_negative(name, getattr(self, name))
+        if self.learning_rate == 0 or self.momentum >= 1:
+            raise ValueError("`learning_rate` must be > 0 and `momentum` < 1. Received: "
+                             f"learning_rate={self.learning_rate!r}, momentum={self.momentum!r}")
+        for name in ("epochs", "steps_per_epoch", "val_every", "val_batch_size",
+                     "keep_checkpoints", "log_every"):
+            _count(name, getattr(self, name), 1)
+        for name in ("warmup_steps", "seed"):
+            _count(name, getattr(self, name), 0)
+        if self.fold is not None:
+            _count("fold", self.fold, 0)
+        if self.clipnorm is not None and not (
+                isinstance(self.clipnorm, (int, float)) and self.clipnorm > 0):
+            raise ValueError(
+                f"`clipnorm` must be > 0 or None. Received: clipnorm={self.clipnorm!r}")
+        if not (isinstance(self.val_overlap, (int, float)) and 0 <= self.val_overlap < 1):
+            raise ValueError(f"`val_overlap` must be in [0, 1). Received: {self.val_overlap!r}")
+        _boolean("jit_compile", self.jit_compile)
+        _boolean("deterministic", self.deterministic)
+        if self.deep_supervision_weights is not None:
+            weights = tuple(self.deep_supervision_weights)
+            if not weights or any(isinstance(w, bool) or not isinstance(w, (int, float))
+                                  or w < 0 for w in weights) or not sum(weights) > 0:
+                raise ValueError("`deep_supervision_weights` must be non-negative numbers with "
+                                 f"a positive sum. Received: {self.deep_supervision_weights!r}")
+            object.__setattr__(self, "deep_supervision_weights", tuple(map(float, weights)))
+
+    @property
+    def total_steps(self):
+        """Steps of the whole run (`epochs * steps_per_epoch`)."""
+        return self.epochs * self.steps_per_epoch
+
+    def replace(self, **changes):
+        """A copy with `changes` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        """JSON-ready dict; `TrainConfig(**d)` rebuilds the same config."""
+        return {
+            field.name: list(v) if isinstance(v := getattr(self, field.name), tuple) else v
+            for field in dataclasses.fields(self)
+        }
+
+
+# Data and training settings that come with a model preset when training (`--preset`);
+# presets not listed train with the DataConfig and TrainConfig defaults. "tiny" is the CPU
+# demo on the built-in sample dataset (`python -m brats_rev.train` with no flags).
+TRAINING_PRESETS = {
+    "tiny": {
+        "data": {"data_dir": "tfrecords/sample", "patch_size": 32, "batch_size": 2},
+        "train": {"epochs": 12, "steps_per_epoch": 25, "warmup_steps": 25, "val_every": 3,
+                  "learning_rate": 3e-3, "log_every": 5},
+    },
+}
