@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from brats_rev import labels
-from brats_rev.data import atomic, layouts, manifest, preprocess, records, validation
+from brats_rev.data import atomic, manifest, prepare, preprocess, records, validation
 from brats_rev.data.problems import ERROR, Problem
 
 STALE_SHARD_PATTERN = "brats-*-of-*.tfrecord.gz"
@@ -55,23 +55,6 @@ class ShardPlan:
     cases: tuple
 
 
-def _preprocess(loaded, margin):
-    """(image float32 cropped z-scored, canonical labels or None, crop box) of a LoadedCase."""
-    mask = preprocess.brain_mask(loaded.image)
-    canonical = None
-    if loaded.seg is not None:
-        canonical = labels.to_canonical(loaded.seg, loaded.case.convention)
-        mask_for_box = mask | (canonical > 0)
-    else:
-        mask_for_box = mask
-    box = preprocess.bounding_box(mask_for_box, margin)
-    image = preprocess.zscore(preprocess.crop(loaded.image, box), preprocess.crop(mask, box),
-                              layouts.MODALITIES)
-    if canonical is not None:
-        canonical = np.ascontiguousarray(preprocess.crop(canonical, box))
-    return image, canonical, box
-
-
 def _metadata(loaded, root, box, canonical, foreground, warnings):
     """JSON-ready per-case metadata for the manifest."""
     case = loaded.case
@@ -101,10 +84,12 @@ def convert_case(case, root, options):
     if loaded is None:
         return CaseResult(case.case_id, None, None, tuple(problems))
     try:
-        image, canonical, box = _preprocess(loaded, options.margin)
+        prepared = prepare.prepare_case(loaded.image, loaded.seg, loaded.case.convention,
+                                        options.margin)
     except ValueError as error:
         problem = Problem(case.case_id, case.directory, str(error))
         return CaseResult(case.case_id, None, None, tuple(problems) + (problem,))
+    image, canonical, box = prepared.image, prepared.label, prepared.box
     names = records.FOREGROUND_CLASSES
     if canonical is None:
         foreground = {name: np.zeros((0, 3), np.int32) for name in names}

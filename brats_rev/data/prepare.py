@@ -1,0 +1,60 @@
+"""The case preprocessing that conversion and inference share: one function, one behaviour.
+
+Brain mask (any modality nonzero) -> bounding box widened by a margin (and, when labels are
+given, covering the tumour too) -> crop -> per-modality z-score over the brain -> labels to
+canonical. Arrays are in NIfTI voxel order (x, y, z), images channel-last.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from brats_rev import labels
+from brats_rev.data import layouts, preprocess
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedCase:
+    """A preprocessed case.
+
+    Attributes:
+      image: float32 (x, y, z, 4) cropped, z-scored over the brain, 0 outside it.
+      label: canonical uint8 (x, y, z) cropped like `image` (C-contiguous), or None.
+      box: int64 (3, 2) crop box [start, stop) in the original grid.
+      original_shape: (X, Y, Z) of the original grid.
+    """
+
+    image: np.ndarray
+    label: np.ndarray | None
+    box: np.ndarray
+    original_shape: tuple
+
+
+def prepare_case(image, seg=None, convention=None, margin=4):
+    """Preprocesses one case.
+
+    Args:
+      image: (X, Y, Z, 4) array, modalities in `layouts.MODALITIES` order.
+      seg: segmentation (X, Y, Z) in `convention`, or None (then the box comes from the
+        image alone, as at inference).
+      convention: the label convention of `seg` (a brats_rev.labels key); needed with `seg`.
+      margin: voxels added on each side of the bounding box (clipped to the volume).
+
+    Returns:
+      PreparedCase.
+    Raises:
+      ValueError: empty brain mask, a modality constant over the brain, or label values
+        outside `convention`.
+    """
+    mask = preprocess.brain_mask(image)
+    canonical = None
+    mask_for_box = mask
+    if seg is not None:
+        canonical = labels.to_canonical(seg, convention)
+        mask_for_box = mask | (canonical > 0)
+    box = preprocess.bounding_box(mask_for_box, margin)
+    normalised = preprocess.zscore(preprocess.crop(image, box), preprocess.crop(mask, box),
+                                   layouts.MODALITIES)
+    if canonical is not None:
+        canonical = np.ascontiguousarray(preprocess.crop(canonical, box))
+    return PreparedCase(normalised, canonical, box, tuple(int(s) for s in image.shape[:3]))
