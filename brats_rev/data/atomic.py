@@ -10,15 +10,16 @@ import tempfile
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, suffix=".tmp"):
     """Yields a temporary path next to `path`; on success fsyncs it, renames it to `path`
     and fsyncs the folder.
 
-    If the body raises, the temporary file is removed and `path` is left untouched.
+    If the body raises, the temporary file is removed and `path` is left untouched. `suffix`
+    ends the temporary name (writers that check extensions, like Keras' `.keras`, need it).
     """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=suffix,
                                          dir=directory)
     os.close(handle)
     os.chmod(temporary, 0o644)  # mkstemp creates 0600; published files are world-readable.
