@@ -15,9 +15,10 @@ import time
 
 from absl import app, flags
 
+from brats_rev import progress
 from brats_rev.data import cases as cases_lib
 from brats_rev.data import manifest
-from pipelines import conversion, local_runner, progress
+from pipelines import conversion, local_runner
 
 
 def convert(input_dir, output_dir, options, num_shards=4, workers=1, runner="local",

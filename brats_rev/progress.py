@@ -1,4 +1,4 @@
-"""A one-line progress bar on stderr: cases done, rejected, rate and ETA."""
+"""A one-line progress bar on stderr: cases done, rejected (or failed), rate and ETA."""
 
 import sys
 import time
@@ -11,14 +11,16 @@ class Progress:
       total: number of cases expected.
       stream: text stream to draw on (stderr by default).
       clock: monotonic seconds source (injectable for tests).
+      failure: the word for cases that did not succeed ("rejected", "failed").
     """
 
-    def __init__(self, total, stream=None, clock=time.monotonic):
+    def __init__(self, total, stream=None, clock=time.monotonic, failure="rejected"):
         self.total = total
         self.done = 0
         self.rejected = 0
         self._stream = stream or sys.stderr
         self._clock = clock
+        self._failure = failure
         self._start = clock()
 
     def line(self):
@@ -28,7 +30,7 @@ class Progress:
         remaining = (self.total - self.done) / rate if rate > 0 else float("nan")
         eta = "?" if remaining != remaining else time.strftime("%H:%M:%S", time.gmtime(remaining))
         width = len(str(self.total))
-        return (f"{self.done:>{width}}/{self.total} cases, {self.rejected} rejected, "
+        return (f"{self.done:>{width}}/{self.total} cases, {self.rejected} {self._failure}, "
                 f"{rate:.2f} cases/s, ETA {eta}")
 
     def update(self, rejected=False):
