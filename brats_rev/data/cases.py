@@ -66,12 +66,12 @@ def _inspect_case(directory, case_id, layout):
     return images, seg, problems
 
 
-def find_cases(root):
+def find_cases(root, require_seg=True):
     """Finds every case folder under `root` (searched recursively, in sorted order).
 
-    A dataset is labelled if any case has a segmentation; then a case without one is a
-    problem. Folders holding NIfTI files whose names match no layout are "unknown layout"
-    problems.
+    A dataset is labelled if any case has a segmentation; then, with `require_seg`, a case
+    without one is a problem (prediction passes False: it reads only the images). Folders
+    holding NIfTI files whose names match no layout are "unknown layout" problems.
 
     Returns:
       (cases, problems): cases sorted by case id, each valid as far as file names go; problems
@@ -99,7 +99,7 @@ def find_cases(root):
         found.append((Case(case_id, layout.release, layout.convention, directory,
                            tuple(images), seg), case_problems))
 
-    labelled = any(case.seg is not None for case, _ in found)
+    labelled = require_seg and any(case.seg is not None for case, _ in found)
     cases = []
     for case, case_problems in sorted(found, key=lambda item: item[0].case_id):
         if labelled and case.seg is None:

@@ -59,6 +59,10 @@ def test_missing_modality_missing_seg_and_unknown_layout(tmp_path):
     assert by_case[ids[1]].message.startswith("missing segmentation")
     assert by_case["my_case"].message.startswith("unknown layout")
     assert all(p.severity == "error" for p in problems)
+    found, problems = cases.find_cases(str(tmp_path), require_seg=False)
+    assert [(c.case_id, c.seg) for c in found] == [
+        (ids[1], None), (ids[2], str(tmp_path / ids[2] / f"{ids[2]}_seg.nii.gz"))]
+    assert {p.case_id for p in problems} == {ids[0], "my_case"}
 
 
 def test_missing_root_is_an_error(tmp_path):
