@@ -14,9 +14,10 @@ Two facts decide whether "reversible" saves memory (DESIGN.md §3.2, §3.4):
 1. In a graph, the reconstructions of all block inputs only depend on the stage output, so
    the executor is free to run them all before any gradient and keep every block's
    recomputed activations alive at once. Each block's backward step is therefore made to
-   depend on the previous (later) block's gradients with `tf.control_dependencies`, and
-   within a block F's recomputation waits for G's gradients; then one MBConv's recomputation
-   is alive at a time and the peak does not grow with the block count.
+   depend on the previous (later) block's gradients with `tf.control_dependencies` (the
+   last block on the incoming gradient), and within a block F's recomputation waits for G's
+   gradients; then one MBConv's recomputation is alive at a time and the peak grows neither
+   with the block count nor with the number of stages in a network.
 2. The `variables` that `tf.custom_gradient` hands to the gradient function are the inner
    `tf.Variable`s of the Keras variables. Weight gradients are taken directly with respect to
    that list, so no mapping between Keras and TensorFlow variables is needed.
@@ -104,6 +105,11 @@ def reversible_sequence(couplings, inputs):
             # The walk stays on channel halves: a concat followed by a split would let graph
             # rewriting bypass the ordering identities below.
             outputs, output_grads = split_halves(y), split_halves(dy)
+            # The last block's recomputation needs only the stage output, so without this
+            # wait every stage of a network may recompute it right after the forward pass
+            # and hold it until its gradient arrives.
+            with tf.control_dependencies(output_grads):
+                outputs = [tf.identity(t) for t in outputs]
             for coupling in reversed(couplings):
                 outputs, output_grads, block_grads = _coupling_backward(
                     coupling, outputs, output_grads, variables
