@@ -1,0 +1,151 @@
+"""Finding and loading a trained model: a `.keras` file, a checkpoint folder or a run folder.
+
+The run folder contract (written by training, read here):
+
+    <run>/config.json          {"model": ModelConfig.to_dict(), "data": DataConfig.to_dict(), ...}
+    <run>/model.keras          optional: the final model (preferred when present)
+    <run>/best/                optional: the best checkpoint(s), tf.train.CheckpointManager
+                               layout (a `checkpoint` index file), object saved as
+                               tf.train.Checkpoint(model=model, ...); may hold model.keras too
+    <run>/checkpoints/         tf.train.CheckpointManager folder, same checkpoint object
+
+Preference: <run>/model.keras, <run>/best/model.keras, the latest checkpoint in best/, the
+latest checkpoint in checkpoints/. A checkpoint folder on its own needs config.json one level
+up or a preset name. `.keras` files are loaded in Keras safe mode (no code from the file runs).
+The sliding window size is the training patch size (`data.patch_size` of config.json), else
+the model's static input size; an explicit `window_size` overrides both.
+"""
+
+import dataclasses
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from brats_rev.config import DataConfig, ModelConfig, preset
+from brats_rev.models import build_model
+
+CONFIG_NAME = "config.json"
+MODEL_NAME = "model.keras"
+BEST_DIR = "best"
+CHECKPOINTS_DIR = "checkpoints"
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedModel:
+    """A model ready for inference.
+
+    Attributes:
+      model: keras.Model, "image" (B, X, Y, Z, C) -> {"logits": (B, X, Y, Z, 3), ...}.
+      window_size: (wx, wy, wz) sliding window in voxels.
+      in_channels: C, the modalities the model expects.
+      source: the file or checkpoint prefix the weights came from.
+    """
+
+    model: keras.Model
+    window_size: tuple
+    in_channels: int
+    source: str
+
+
+def _read_run_config(directory):
+    """The parsed config.json of `directory`, or None if it has none."""
+    path = os.path.join(directory, CONFIG_NAME)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _load_keras(path):
+    return keras.saving.load_model(path, compile=False, safe_mode=True)
+
+
+def _load_checkpoint(prefix, model_config):
+    """A model built from `model_config` with the `model` weights of checkpoint `prefix`.
+
+    Raises ValueError if the checkpoint does not match the configuration or holds fewer
+    values under `model` than the model has weights (weights of layers that
+    tf.train.Checkpoint does not track would otherwise keep their random initial values).
+    """
+    model = build_model(model_config)
+    stored = [name for name in tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+              if name.startswith("model/") and name.endswith("VARIABLE_VALUE")]
+    if len(stored) < len(model.weights):
+        raise ValueError(
+            f"Checkpoint {prefix!r} holds {len(stored)} values under `model` but the model has "
+            f"{len(model.weights)} weights: it cannot restore the model (use the run's "
+            "model.keras).")
+    try:
+        status = tf.train.Checkpoint(model=model).restore(prefix)
+        status.expect_partial()  # the optimizer and step counters are not needed
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError) as error:
+        raise ValueError(f"Checkpoint {prefix!r} does not match the model configuration: "
+                         f"{error}") from None
+    return model
+
+
+def _locate(path):
+    """(kind, location, run config or None): kind is "keras" or "checkpoint"."""
+    if os.path.isfile(path):
+        if not path.endswith(".keras"):
+            raise ValueError(f"Model file {path!r} is not a .keras file.")
+        return "keras", path, _read_run_config(os.path.dirname(os.path.abspath(path)))
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"Model {path!r} is neither a .keras file nor a folder.")
+    run_config = _read_run_config(path)
+    for candidate in (os.path.join(path, MODEL_NAME), os.path.join(path, BEST_DIR, MODEL_NAME)):
+        if os.path.isfile(candidate):
+            return "keras", candidate, run_config
+    for folder in (os.path.join(path, BEST_DIR), os.path.join(path, CHECKPOINTS_DIR)):
+        if os.path.isdir(folder) and tf.train.latest_checkpoint(folder):
+            return "checkpoint", tf.train.latest_checkpoint(folder), run_config
+    if tf.train.latest_checkpoint(path):
+        parent = os.path.dirname(os.path.abspath(path))
+        return "checkpoint", tf.train.latest_checkpoint(path), _read_run_config(parent)
+    raise FileNotFoundError(
+        f"No model in {path!r}: expected {MODEL_NAME}, a checkpoint in {BEST_DIR}/ or "
+        f"{CHECKPOINTS_DIR}/, or a checkpoint folder.")
+
+
+def _static_window(model):
+    """The model's static input (x, y, z), or None if any is unknown."""
+    spatial = tuple(model.inputs[0].shape[1:4])
+    return spatial if all(s is not None for s in spatial) else None
+
+
+def load_model(path, window_size=None, preset_name=None):
+    """Loads a model for inference from a `.keras` file, a run folder or a checkpoint folder.
+
+    Args:
+      path: see the module docstring.
+      window_size: (wx, wy, wz) overriding the sliding window size.
+      preset_name: ModelConfig preset to build for a checkpoint without a config.json.
+    Returns:
+      LoadedModel.
+    Raises:
+      FileNotFoundError: nothing loadable at `path`.
+      ValueError: a checkpoint without a model config, or no window size can be determined.
+    """
+    kind, location, run_config = _locate(path)
+    if kind == "keras":
+        model = _load_keras(location)
+    else:
+        if run_config is not None and "model" in run_config:
+            model_config = ModelConfig(**run_config["model"])
+        elif preset_name is not None:
+            model_config = preset(preset_name)
+        else:
+            raise ValueError(f"Checkpoint {location!r} has no {CONFIG_NAME} in its run folder; "
+                             "pass a preset name for its model configuration.")
+        model = _load_checkpoint(location, model_config)
+    if window_size is None and run_config is not None and "data" in run_config:
+        window_size = DataConfig(**run_config["data"]).patch_size
+    window_size = window_size or _static_window(model)
+    if window_size is None:
+        raise ValueError(f"No window size for {location!r}: no {CONFIG_NAME} with the training "
+                         "patch size next to it and no static model input size; pass one.")
+    return LoadedModel(model, tuple(int(w) for w in window_size), int(model.inputs[0].shape[-1]),
+                       location)

@@ -1,0 +1,146 @@
+"""Whole-case prediction: raw case in, BraTS label volume on the input's grid out.
+
+    image (X, Y, Z, 4) --prepare_case (crop to brain + margin, z-score)--> (x, y, z, 4)
+    --sliding window (Gaussian-weighted, batched), mirrored copies if TTA--> sigmoid
+    probabilities (x, y, z, 3) WT/TC/ET --thresholds, nesting, small-ET relabelling,
+    uncrop, output convention--> uint8 labels (X, Y, Z)
+"""
+
+import dataclasses
+import itertools
+
+import numpy as np
+import tensorflow as tf
+
+from brats_rev.config import InferenceConfig
+from brats_rev.data import preprocess, validation
+from brats_rev.data.prepare import prepare_case
+from brats_rev.data.problems import errors
+from brats_rev.inference import postprocess
+from brats_rev.inference.loading import load_model
+from brats_rev.inference.sliding_window import sliding_window_predict
+
+# Axis subsets mirrored by TTA "flips8": every combination of the 3 spatial axes.
+FLIPS = {"none": ((),), "flips8": tuple(
+    axes for count in range(4) for axes in itertools.combinations((0, 1, 2), count))}
+
+
+class CaseError(ValueError):
+    """A case that cannot be predicted; the message names the case and the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """The result for one case.
+
+    Attributes:
+      labels: uint8 (X, Y, Z) in `convention`, on the input grid.
+      convention: the label convention of `labels`.
+      probabilities: float32 (x, y, z, 3) WT/TC/ET probabilities on the crop `box`.
+      box: int64 (3, 2) crop box [start, stop) in the input grid.
+    """
+
+    labels: np.ndarray
+    convention: str
+    probabilities: np.ndarray
+    box: np.ndarray
+
+    def full_probabilities(self):
+        """float32 (X, Y, Z, 3) probabilities on the input grid, 0 outside the crop box."""
+        return preprocess.uncrop(self.probabilities, self.box, self.labels.shape)
+
+
+def _region_probabilities(model):
+    """(N, wx, wy, wz, C) windows -> float32 sigmoid of the model's "logits" output."""
+    def predict(windows):
+        outputs = model(windows, training=False)
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs
+        return tf.sigmoid(tf.cast(logits, tf.float32))
+    return predict
+
+
+class Predictor:
+    """Segments whole cases with a trained model.
+
+    Args:
+      model: keras.Model "image" (B, x, y, z, C) -> {"logits": (B, x, y, z, 3)} (or the
+        logits tensor itself).
+      window_size: (wx, wy, wz) sliding window, the training patch size.
+      config: InferenceConfig.
+    """
+
+    def __init__(self, model, window_size, config=None):
+        self.model = model
+        self.window_size = tuple(int(w) for w in window_size)
+        self.config = config or InferenceConfig()
+        self.in_channels = int(model.inputs[0].shape[-1])
+        self.predict_windows = _region_probabilities(model)
+        self._segment = tf.function(
+            self._probabilities_graph,
+            input_signature=[tf.TensorSpec([None, None, None, self.in_channels], tf.float32)])
+
+    @classmethod
+    def from_path(cls, path, config=None, window_size=None, preset_name=None):
+        """A Predictor for the model at `path` (see brats_rev.inference.loading.load_model)."""
+        loaded = load_model(path, window_size, preset_name)
+        return cls(loaded.model, loaded.window_size, config)
+
+    def _probabilities_graph(self, image):
+        config = self.config
+        return sliding_window_predict(self.predict_windows, image, self.window_size,
+                                      config.overlap, config.batch_size, config.sigma_scale)
+
+    def _check_channels(self, image):
+        if image.shape[-1] != self.in_channels:
+            raise ValueError(f"the model expects {self.in_channels} input channels (modalities);"
+                             f" the image has {image.shape[-1]}")
+
+    def probabilities(self, image):
+        """float32 (x, y, z, 3) WT/TC/ET probabilities of a preprocessed image (x, y, z, C)."""
+        self._check_channels(image)
+        image = np.asarray(image, np.float32)
+        total = None
+        for axes in FLIPS[self.config.tta]:
+            flipped = np.ascontiguousarray(np.flip(image, axes)) if axes else image
+            probabilities = np.flip(self._segment(flipped).numpy(), axes)
+            total = probabilities if total is None else total + probabilities
+        return np.ascontiguousarray(total / len(FLIPS[self.config.tta]))
+
+    def predict_image(self, image, convention):
+        """Segments a raw image (X, Y, Z, C) whose modalities are in layouts.MODALITIES order.
+
+        Args:
+          image: the four volumes stacked, as read from the NIfTI files (any real dtype).
+          convention: label convention of the output when the config names none.
+        Returns:
+          Prediction.
+        Raises:
+          ValueError: channel count differs from the model's, empty brain, constant modality.
+        """
+        convention = self.config.label_convention or convention
+        self._check_channels(image)
+        prepared = prepare_case(image, margin=self.config.crop_margin)
+        probabilities = self.probabilities(prepared.image)
+        canonical = postprocess.threshold_regions(probabilities, self.config.thresholds)
+        canonical = postprocess.relabel_small_enhancing(canonical, self.config.et_min_voxels)
+        labels = postprocess.to_original_grid(canonical, prepared.box, prepared.original_shape,
+                                              convention)
+        return Prediction(labels, convention, probabilities, prepared.box)
+
+    def predict_case(self, case):
+        """Reads, checks and segments one brats_rev.data.cases.Case (its seg is ignored).
+
+        Returns:
+          (Prediction, LoadedCase) — the LoadedCase carries the affine for writing.
+        Raises:
+          CaseError: a file cannot be read or fails the checks, or prediction fails; the
+            message names the case and the file.
+        """
+        loaded, problems = validation.load_case(dataclasses.replace(case, seg=None))
+        if loaded is None:
+            raise CaseError("; ".join(f"{p.case_id}: {p.file}: {p.message}"
+                                      for p in errors(problems)))
+        try:
+            return self.predict_image(loaded.image, case.convention), loaded
+        except ValueError as error:
+            raise CaseError(f"{case.case_id}: {case.directory}: {error}") from None

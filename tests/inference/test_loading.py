@@ -1,0 +1,105 @@
+"""Loading a model from a .keras file, a run folder or a checkpoint folder."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from brats_rev.config import DataConfig, preset
+from brats_rev.inference.loading import load_model
+from brats_rev.models import build_model
+
+CONFIG = preset("tiny", in_channels=4)
+# tf.train.Checkpoint does not see the couplings of ReversibleStage (kept in a Keras
+# TrackedList), so a checkpoint of this U-Net lacks their weights and loading refuses it.
+UNTRACKED = pytest.mark.xfail(
+    strict=True, raises=ValueError,
+    reason="ReversibleStage couplings are not tracked by tf.train.Checkpoint")
+
+
+def _weights_equal(model, other):
+    return all(np.array_equal(a, b) for a, b in zip(model.get_weights(), other.get_weights(),
+                                                    strict=True))
+
+
+def _write_run(run_dir, model, patch_size=(32, 16, 24), best=False):
+    """A training run folder: config.json and a CheckpointManager folder with `model`."""
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "config.json"), "w") as handle:
+        json.dump({"model": CONFIG.to_dict(),
+                   "data": DataConfig(patch_size=patch_size, rotate90_probability=0).to_dict()},
+                  handle)
+    checkpoint = tf.train.Checkpoint(model=model, step=tf.Variable(3))
+    folder = os.path.join(run_dir, "best" if best else "checkpoints")
+    return tf.train.CheckpointManager(checkpoint, folder, max_to_keep=2).save()
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """Two tiny models with different weights."""
+    return build_model(CONFIG), build_model(CONFIG)
+
+
+@UNTRACKED
+def test_run_folder_checkpoint_and_window_from_config(tmp_path, trained):
+    first, second = trained
+    assert not _weights_equal(first, second)
+    _write_run(str(tmp_path), first)
+    loaded = load_model(str(tmp_path))
+    assert loaded.window_size == (32, 16, 24) and loaded.in_channels == 4
+    assert _weights_equal(loaded.model, first)
+    assert loaded.source.endswith(os.path.join("checkpoints", "ckpt-1"))
+    # A best checkpoint is preferred to the latest one, model.keras to both.
+    _write_run(str(tmp_path), second, best=True)
+    assert _weights_equal(load_model(str(tmp_path)).model, second)
+    first.save(str(tmp_path / "model.keras"))
+    loaded = load_model(str(tmp_path))
+    assert loaded.source == str(tmp_path / "model.keras") and _weights_equal(loaded.model, first)
+
+
+@UNTRACKED
+def test_checkpoint_folder_alone(tmp_path, trained):
+    first, _ = trained
+    _write_run(str(tmp_path / "run"), first)
+    folder = str(tmp_path / "run" / "checkpoints")
+    assert _weights_equal(load_model(folder).model, first)  # config.json one level up
+    os.remove(tmp_path / "run" / "config.json")
+    with pytest.raises(ValueError, match="has no config.json.*pass a preset"):
+        load_model(folder)
+    loaded = load_model(folder, window_size=(16, 16, 16), preset_name="tiny")
+    assert _weights_equal(loaded.model, first) and loaded.window_size == (16, 16, 16)
+
+
+def test_incomplete_checkpoint_is_refused(tmp_path, trained):
+    _write_run(str(tmp_path), trained[0])
+    with pytest.raises(ValueError, match="holds \\d+ values under `model` but the model has "
+                                         f"{len(trained[0].weights)} weights"):
+        load_model(str(tmp_path))
+
+
+def test_model_keras_preferred_to_checkpoints(tmp_path, trained):
+    first, second = trained
+    _write_run(str(tmp_path), second, best=True)
+    first.save(str(tmp_path / "model.keras"))
+    loaded = load_model(str(tmp_path))
+    assert loaded.source == str(tmp_path / "model.keras") and _weights_equal(loaded.model, first)
+    assert loaded.window_size == (32, 16, 24)
+
+
+def test_keras_file_needs_a_window_size_without_config(tmp_path, trained):
+    path = str(tmp_path / "alone.keras")
+    trained[0].save(path)
+    with pytest.raises(ValueError, match="No window size"):
+        load_model(path)
+    loaded = load_model(path, window_size=(8, 8, 8))
+    assert loaded.window_size == (8, 8, 8) and _weights_equal(loaded.model, trained[0])
+
+
+def test_nothing_to_load(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No model in"):
+        load_model(str(tmp_path))
+    (tmp_path / "weights.h5").write_text("x")
+    with pytest.raises(ValueError, match="is not a .keras file"):
+        load_model(str(tmp_path / "weights.h5"))
