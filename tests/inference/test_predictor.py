@@ -2,7 +2,6 @@
 
 import os
 
-import keras
 import nibabel as nib
 import numpy as np
 import pytest
@@ -12,45 +11,19 @@ from brats_rev import labels, phantoms
 from brats_rev.config import InferenceConfig
 from brats_rev.data import layouts
 from brats_rev.data.cases import find_cases
-from brats_rev.inference.predictor import CaseError, Predictor
-
-SHAPE = (40, 44, 36)
-
-
-def _encoding_phantom(seed):
-    """A phantom whose flair / t1 / t1ce are 2 inside WT / TC / ET and 1 elsewhere in the brain.
-
-    After the brain z-score, a region's voxels are exactly the positive ones of its channel.
-    """
-    phantom = phantoms.make_phantom(SHAPE, seed)
-    brain = phantom.images["t2"] != 0
-    regions = labels.regions_from_canonical(phantom.canonical)
-    images = {modality: np.where(brain, 1 + regions[..., k], 0).astype(np.int16)
-              for k, modality in enumerate(layouts.MODALITIES[:3])}
-    images["t2"] = phantom.images["t2"]
-    return phantoms.Phantom(images, phantom.canonical, phantom.affine)
-
-
-def _reads_regions(windows):
-    return tf.cast(windows[..., :3] > 0, tf.float32)
-
-
-def _predictor(config=None, in_channels=4):
-    image = keras.Input((None, None, None, in_channels), name="image")
-    model = keras.Model(image, {"logits": keras.layers.Dense(3)(image)})
-    predictor = Predictor(model, (16, 16, 16), config)
-    predictor.predict_windows = _reads_regions  # traced on the first call
-    return predictor
+from brats_rev.inference.predictor import CaseError
+from tests.inference.fakes import SHAPE, encoding_phantom, region_reading_predictor
 
 
 @pytest.mark.parametrize("release", ["2020", "2021", "2023"])
 def test_true_regions_reproduce_the_seg_file(tmp_path, release):
     layout = layouts.LAYOUTS[release]
     case_id = layouts.case_id_for(release, 1)
-    phantoms.write_phantom(_encoding_phantom(seed=5), str(tmp_path), release, case_id)
+    phantoms.write_phantom(encoding_phantom(seed=5), str(tmp_path), release, case_id)
     [case], problems = find_cases(str(tmp_path))
     assert problems == []
-    prediction, loaded = _predictor(InferenceConfig(overlap=0.3, batch_size=2)).predict_case(case)
+    predictor = region_reading_predictor(InferenceConfig(overlap=0.3, batch_size=2))
+    prediction, loaded = predictor.predict_case(case)
     seg = np.asarray(nib.load(case.seg).dataobj)
     assert prediction.convention == layout.convention
     assert prediction.labels.dtype == np.uint8
@@ -63,11 +36,11 @@ def test_true_regions_reproduce_the_seg_file(tmp_path, release):
 
 def test_flips8_and_an_explicit_convention(tmp_path):
     case_id = layouts.case_id_for("2021", 0)
-    phantom = _encoding_phantom(seed=6)
+    phantom = encoding_phantom(seed=6)
     phantoms.write_phantom(phantom, str(tmp_path), "2021", case_id)
     [case], _ = find_cases(str(tmp_path))
     config = InferenceConfig(tta="flips8", label_convention="brats2023")
-    prediction, _ = _predictor(config).predict_case(case)
+    prediction, _ = region_reading_predictor(config).predict_case(case)
     np.testing.assert_array_equal(prediction.labels,
                                   labels.from_canonical(phantom.canonical, "brats2023"))
     assert prediction.convention == "brats2023"
@@ -75,7 +48,7 @@ def test_flips8_and_an_explicit_convention(tmp_path):
 
 def test_tta_averages_the_mirrored_predictions():
     """A window function that is not mirror-symmetric: flips8 averages the 8 mirrored results."""
-    predictor = _predictor(InferenceConfig(tta="flips8"))
+    predictor = region_reading_predictor(InferenceConfig(tta="flips8"))
     ramp = tf.reshape(tf.range(16, dtype=tf.float32) / 15, (1, 16, 1, 1, 1))
     predictor.predict_windows = lambda w: tf.broadcast_to(ramp, tf.shape(w[..., :3]))
     probabilities = predictor.probabilities(np.ones((16, 8, 8, 4), np.float32))
@@ -85,18 +58,18 @@ def test_tta_averages_the_mirrored_predictions():
 
 def test_channel_mismatch_is_a_clear_case_error(tmp_path):
     case_id = layouts.case_id_for("2021", 0)
-    phantoms.write_phantom(_encoding_phantom(seed=7), str(tmp_path), "2021", case_id)
+    phantoms.write_phantom(encoding_phantom(seed=7), str(tmp_path), "2021", case_id)
     [case], _ = find_cases(str(tmp_path))
     with pytest.raises(CaseError, match=f"{case_id}: .*model expects 3 input channels.*has 4"):
-        _predictor(in_channels=3).predict_case(case)
+        region_reading_predictor(in_channels=3).predict_case(case)
 
 
 def test_unreadable_file_names_case_and_file(tmp_path):
     case_id = layouts.case_id_for("2023", 0)
-    case_dir = phantoms.write_phantom(_encoding_phantom(seed=8), str(tmp_path), "2023", case_id)
+    case_dir = phantoms.write_phantom(encoding_phantom(seed=8), str(tmp_path), "2023", case_id)
     path = os.path.join(case_dir, f"{case_id}-t1c.nii.gz")
     with open(path, "r+b") as handle:
         handle.truncate(200)
     [case], _ = find_cases(str(tmp_path))
     with pytest.raises(CaseError, match=f"{case_id}: {path}: unreadable t1ce file"):
-        _predictor().predict_case(case)
+        region_reading_predictor().predict_case(case)

@@ -1,0 +1,93 @@
+"""Segments BraTS cases with a trained model: one `<case_id>.nii.gz` per case.
+
+    python -m brats_rev.predict --model=runs/exp1 --input=/data/BraTS2021 \
+        --output_dir=/data/predictions [--tta=flips8] [--save_probabilities] [--overwrite]
+
+`--model` is a `.keras` file, a training run folder or a checkpoint folder; `--input` a case
+folder or a dataset root (searched recursively). Writes `prediction_report.json` in
+`--output_dir` and exits with status 1 if any case failed. See docs/INFERENCE.md.
+"""
+
+import json
+import os
+
+from absl import app, flags
+
+from brats_rev import labels
+from brats_rev.config import TTA_MODES, InferenceConfig
+from brats_rev.data import atomic
+from brats_rev.data.cases import find_cases
+from brats_rev.inference import batch
+from brats_rev.inference.predictor import Predictor
+from brats_rev.progress import Progress
+
+REPORT_NAME = "prediction_report.json"
+
+
+def _inference_config(options):
+    return InferenceConfig(
+        overlap=options.overlap, batch_size=options.batch_size, tta=options.tta,
+        thresholds=tuple(float(t) for t in options.thresholds),
+        et_min_voxels=options.et_min_voxels, crop_margin=options.crop_margin,
+        label_convention=options.label_convention)
+
+
+def main(argv):
+    """Entry point: predicts every case found under --input; returns the exit status (absl's
+    app.run exits with it)."""
+    del argv
+    options = flags.FLAGS
+    if not os.path.isdir(options.input):
+        raise app.UsageError(f"--input {options.input!r} is not a folder.")
+    if batch.inside(options.output_dir, options.input):
+        raise app.UsageError(f"--output_dir {options.output_dir!r} is inside --input "
+                             f"{options.input!r}; predictions are never written into the input.")
+    config = _inference_config(options)
+    output_options = batch.OutputOptions(options.save_probabilities, options.probability_dtype,
+                                         options.overwrite)
+    window = tuple(int(w) for w in options.window_size) if options.window_size else None
+    predictor = Predictor.from_path(options.model, config, window, options.preset)
+    cases, problems = find_cases(options.input, require_seg=False)
+    os.makedirs(options.output_dir, exist_ok=True)
+    report = batch.predict_cases(predictor, cases, options.output_dir, output_options,
+                                 Progress(len(cases), failure="failed"))
+    report["failed"] = [p.to_json() for p in problems] + report["failed"]
+    document = {"model": options.model, "input": options.input,
+                "window_size": list(predictor.window_size), "config": config.to_dict(), **report}
+    atomic.write_text(os.path.join(options.output_dir, REPORT_NAME),
+                      json.dumps(document, indent=2) + "\n")
+    print(f"{len(report['written'])} written, {len(report['skipped'])} skipped (output exists; "
+          f"--overwrite replaces), {len(report['failed'])} failed -> {options.output_dir}")
+    for failure in report["failed"]:
+        print(f"failed: {failure['case_id']}: {failure['file']}: {failure['problem']}")
+    return 1 if report["failed"] else 0
+
+
+def define_flags():
+    """Defines this entry point's absl flags (called only when run as a program)."""
+    flags.DEFINE_string("model", None, ".keras file, training run folder or checkpoint folder.",
+                        required=True)
+    flags.DEFINE_string("input", None, "A case folder or a dataset root.", required=True)
+    flags.DEFINE_string("output_dir", None, "Folder for <case_id>.nii.gz and the report.",
+                        required=True)
+    flags.DEFINE_string("preset", None, "Model preset for a checkpoint without config.json.")
+    flags.DEFINE_list("window_size", None, "Sliding window x,y,z (default: the training patch).")
+    flags.DEFINE_float("overlap", 0.5, "Fraction of a window shared with its neighbour.")
+    flags.DEFINE_integer("batch_size", 1, "Windows per model call.", lower_bound=1)
+    flags.DEFINE_enum("tta", "none", list(TTA_MODES), "Test-time augmentation.")
+    flags.DEFINE_list("thresholds", ["0.5", "0.5", "0.5"], "Probability thresholds WT,TC,ET.")
+    flags.DEFINE_integer("et_min_voxels", 0, "ET smaller than this becomes NCR (0: off).",
+                         lower_bound=0)
+    flags.DEFINE_integer("crop_margin", 4, "Voxels around the brain box.", lower_bound=0)
+    flags.DEFINE_enum("label_convention", None, sorted(labels.CONVENTIONS),
+                      "Output labels (default: the convention of each case's release).")
+    flags.DEFINE_boolean("save_probabilities", False,
+                         "Also write <case_id>_probabilities.nii.gz (X, Y, Z, 3) WT, TC, ET.")
+    flags.DEFINE_enum("probability_dtype", "uint8", list(batch.PROBABILITY_DTYPES),
+                      "uint8 (scl_slope 1/255) or float32 probability maps.")
+    flags.DEFINE_boolean("overwrite", False, "Replace existing outputs (else skip those cases).")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
