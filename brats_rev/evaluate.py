@@ -1,0 +1,58 @@
+"""Scores predicted segmentations against references with the BraTS metrics.
+
+    python -m brats_rev.evaluate --pred_dir=/data/predictions --gt_dir=/data/BraTS2021 \
+        --output_dir=/data/scores [--label_convention=brats2021]
+
+`--gt_dir` is a BraTS dataset root or a flat folder of `<case_id>.nii.gz` segmentations.
+Writes metrics.csv, summary.csv, summary.json and boxplot.png into `--output_dir`, prints
+the summary, and exits with status 1 if a reference case has no prediction or a case failed.
+See docs/INFERENCE.md.
+"""
+
+import os
+
+from absl import app, flags
+
+from brats_rev import evaluation, labels
+from brats_rev.evaluation_files import evaluate_folders, write_results
+
+
+def main(argv):
+    """Entry point: scores, writes, prints; returns the exit status."""
+    del argv
+    options = flags.FLAGS
+    for name in ("pred_dir", "gt_dir"):
+        if not os.path.isdir(getattr(options, name)):
+            raise app.UsageError(f"--{name} {getattr(options, name)!r} is not a folder.")
+    result = evaluate_folders(options.pred_dir, options.gt_dir, options.label_convention)
+    summary = write_results(options.output_dir, result)
+    print(f"{len(result['rows'])} cases scored -> {options.output_dir}")
+    print(f"{'':12}" + "".join(f"{region:>22}" for region in labels.REGIONS))
+    for metric in evaluation.METRICS:
+        cells = "".join(f"{summary['mean'][f'{metric}_{r}']:>12.4f} "
+                        f"± {summary['std'][f'{metric}_{r}']:<7.4f}" for r in labels.REGIONS)
+        print(f"{metric:12}{cells}")
+    for case_id in result["missing"]:
+        print(f"missing prediction: {case_id}")
+    for case_id in result["extra"]:
+        print(f"extra prediction (no reference): {case_id}")
+    for failure in result["failed"]:
+        print(f"failed: {failure['case_id']}: {failure['problem']}")
+    return 1 if result["missing"] or result["failed"] else 0
+
+
+def define_flags():
+    """Defines this entry point's absl flags (called only when run as a program)."""
+    flags.DEFINE_string("pred_dir", None, "Folder of <case_id>.nii.gz predictions.",
+                        required=True)
+    flags.DEFINE_string("gt_dir", None, "BraTS dataset root or folder of <case_id>.nii.gz.",
+                        required=True)
+    flags.DEFINE_string("output_dir", None, "Folder for the CSVs, JSON and plot.",
+                        required=True)
+    flags.DEFINE_enum("label_convention", None, sorted(labels.CONVENTIONS),
+                      "Label convention of both (default: from each case id's release).")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

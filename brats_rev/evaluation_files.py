@@ -1,0 +1,173 @@
+"""Scoring a folder of predicted segmentations against references, and writing the results.
+
+Predictions: `<case_id>.nii.gz` or `.nii` files in one folder, as `brats_rev.predict` writes
+them (`*_probabilities.nii.gz` are ignored). References: a BraTS dataset root (case folders
+with segmentation files, found by `brats_rev.data.cases.find_cases`) or, if it holds no case
+folders, a flat folder of `<case_id>.nii.gz` / `.nii` segmentations. Cases are matched by id.
+Label values are read in the convention of the case id's release, or the one given.
+
+Outputs (all written atomically): `metrics.csv` (one row per case, `<metric>_<region>`
+columns), `summary.csv` (mean, std, median, 25quantile, 75quantile rows, as the BraTS
+leaderboard), `summary.json` (the same plus the missing, extra and failed cases) and
+`boxplot.png` (Dice and HD95 per region).
+"""
+
+import csv
+import io
+import json
+import os
+
+import nibabel as nib
+import numpy as np
+
+from brats_rev import evaluation, labels
+from brats_rev.data import atomic, layouts, validation
+from brats_rev.data.cases import find_cases
+
+EXTENSIONS = (".nii.gz", ".nii")
+IGNORED_SUFFIX = "_probabilities"
+COLUMNS = tuple(f"{metric}_{region}" for region in labels.REGIONS
+                for metric in evaluation.METRICS)
+
+
+def _case_id(file_name):
+    """The case id of a segmentation file name, or None if it is not one."""
+    for extension in EXTENSIONS:
+        if file_name.endswith(extension):
+            stem = file_name[: -len(extension)]
+            return None if stem.endswith(IGNORED_SUFFIX) or not stem else stem
+    return None
+
+
+def flat_segmentations(folder):
+    """{case id: path} of the segmentation files directly in `folder`."""
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        case_id = _case_id(name)
+        if case_id is not None and os.path.isfile(os.path.join(folder, name)):
+            found.setdefault(case_id, os.path.join(folder, name))
+    return found
+
+
+def references(gt_dir):
+    """{case id: path} of the reference segmentations of a dataset root or a flat folder."""
+    cases, _ = find_cases(gt_dir)
+    if cases:
+        return {case.case_id: case.seg for case in cases if case.seg is not None}
+    return flat_segmentations(gt_dir)
+
+
+def _convention(case_id, convention):
+    if convention is not None:
+        return convention
+    layout = layouts.layout_for_case(case_id)
+    if layout is None:
+        raise ValueError(f"cannot tell the label convention of case id {case_id!r}; "
+                         "pass a label convention")
+    return layout.convention
+
+
+def _read(path, convention):
+    """(canonical labels, nibabel image) of a segmentation file."""
+    image = nib.load(path, mmap=False)
+    try:
+        return labels.to_canonical(np.asarray(image.dataobj), convention), image
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def score_case(prediction_path, reference_path, convention):
+    """{region: {metric: value}} of one predicted file against its reference file.
+
+    Raises:
+      ValueError: unreadable values, other shapes or affines (naming the file).
+    """
+    predicted, predicted_image = _read(prediction_path, convention)
+    reference, reference_image = _read(reference_path, convention)
+    if predicted.shape != reference.shape:
+        raise ValueError(f"{prediction_path}: shape {predicted.shape} differs from the "
+                         f"reference's {reference.shape}")
+    difference = float(np.max(np.abs(predicted_image.affine - reference_image.affine)))
+    if difference > validation.AFFINE_TOLERANCE_MM:
+        raise ValueError(f"{prediction_path}: affine differs from the reference's by up to "
+                         f"{difference:.3g} mm")
+    spacing = reference_image.header.get_zooms()[:3]
+    return evaluation.case_metrics(predicted, reference, spacing)
+
+
+def evaluate_folders(pred_dir, gt_dir, convention=None):
+    """Scores every prediction that has a reference.
+
+    Returns:
+      {"rows": [{"case_id", <metric>_<region>: float}], "missing": [ids without prediction],
+       "extra": [ids without reference], "failed": [{"case_id", "file", "problem"}]}.
+    """
+    predictions, expected = flat_segmentations(pred_dir), references(gt_dir)
+    result = {"rows": [], "missing": sorted(set(expected) - set(predictions)),
+              "extra": sorted(set(predictions) - set(expected)), "failed": []}
+    for case_id in sorted(set(predictions) & set(expected)):
+        try:
+            metrics = score_case(predictions[case_id], expected[case_id],
+                                 _convention(case_id, convention))
+        except (ValueError, OSError, EOFError) as error:
+            result["failed"].append({"case_id": case_id, "file": predictions[case_id],
+                                     "problem": str(error)})
+            continue
+        row = {"case_id": case_id}
+        for region, values in metrics.items():
+            row.update({f"{metric}_{region}": value for metric, value in values.items()})
+        result["rows"].append(row)
+    return result
+
+
+def summary_table(rows):
+    """{statistic: {column: value}} over `rows` for every metric column."""
+    per_column = {column: evaluation.summarize([row[column] for row in rows])
+                  for column in COLUMNS}
+    return {statistic: {column: per_column[column][statistic] for column in COLUMNS}
+            for statistic in evaluation.STATISTICS}
+
+
+def _csv_text(header, rows):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _box_plot(path, rows):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
+    for ax, metric, unit in zip(axes, ("dice", "hd95"), ("", " (mm)"), strict=True):
+        ax.boxplot([[row[f"{metric}_{region}"] for row in rows] for region in labels.REGIONS])
+        ax.set_xticks(range(1, len(labels.REGIONS) + 1), labels.REGIONS)
+        ax.set_title(f"{'Dice' if metric == 'dice' else 'HD95'}{unit}, {len(rows)} cases")
+        ax.grid(True, axis="y", alpha=0.3)
+    figure.tight_layout()
+    with atomic.atomic_path(path, suffix=".png") as temporary:
+        figure.savefig(temporary, format="png")
+    plt.close(figure)
+
+
+def write_results(output_dir, result):
+    """Writes metrics.csv, summary.csv, summary.json and boxplot.png; returns the summary."""
+    os.makedirs(output_dir, exist_ok=True)
+    rows = result["rows"]
+    summary = summary_table(rows)
+    atomic.write_text(os.path.join(output_dir, "metrics.csv"),
+                      _csv_text(("case_id",) + COLUMNS, rows))
+    atomic.write_text(os.path.join(output_dir, "summary.csv"), _csv_text(
+        ("statistic",) + COLUMNS, [{"statistic": name, **values}
+                                   for name, values in summary.items()]))
+    document = {"cases": len(rows), "missing": result["missing"], "extra": result["extra"],
+                "failed": result["failed"], "summary": summary}
+    atomic.write_text(os.path.join(output_dir, "summary.json"),
+                      json.dumps(document, indent=2) + "\n")
+    if rows:
+        _box_plot(os.path.join(output_dir, "boxplot.png"), rows)
+    return summary

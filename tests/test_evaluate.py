@@ -1,0 +1,100 @@
+"""Scoring folders: matching by id, CSV values, summary statistics, missing / extra / failed."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from brats_rev import phantoms
+from brats_rev.evaluation_files import evaluate_folders, write_results
+
+SHAPE = (28, 32, 24)
+
+
+@pytest.fixture()
+def folders(tmp_path):
+    """A 2021 reference dataset of 4 cases and predictions: exact, ET missing, none, bad shape,
+    plus one prediction without reference."""
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    ids = phantoms.write_dataset(str(gt_dir), 4, "2021", SHAPE)
+    pred_dir.mkdir()
+    seg = {case_id: nib.load(str(gt_dir / case_id / f"{case_id}_seg.nii.gz")) for case_id in ids}
+    shutil.copy(seg[ids[0]].get_filename(), pred_dir / f"{ids[0]}.nii.gz")
+    no_et = np.asarray(seg[ids[1]].dataobj).copy()
+    assert np.any(no_et == 4)
+    no_et[no_et == 4] = 1
+    nib.save(nib.Nifti1Image(no_et, seg[ids[1]].affine), str(pred_dir / f"{ids[1]}.nii.gz"))
+    nib.save(nib.Nifti1Image(np.zeros((2, 2, 2), np.uint8), seg[ids[3]].affine),
+             str(pred_dir / f"{ids[3]}.nii.gz"))
+    shutil.copy(seg[ids[0]].get_filename(), pred_dir / "BraTS2021_00099.nii.gz")
+    shutil.copy(seg[ids[0]].get_filename(), pred_dir / f"{ids[0]}_probabilities.nii.gz")
+    return str(pred_dir), str(gt_dir), ids
+
+
+def test_values_summary_and_case_lists(tmp_path, folders):
+    pred_dir, gt_dir, ids = folders
+    result = evaluate_folders(pred_dir, gt_dir)
+    assert result["missing"] == [ids[2]] and result["extra"] == ["BraTS2021_00099"]
+    [failure] = result["failed"]
+    assert failure["case_id"] == ids[3] and "shape (2, 2, 2) differs" in failure["problem"]
+    summary = write_results(str(tmp_path / "scores"), result)
+
+    with open(tmp_path / "scores" / "metrics.csv") as handle:
+        rows = {row["case_id"]: row for row in csv.DictReader(handle)}
+    assert sorted(rows) == ids[:2]
+    exact, no_et = rows[ids[0]], rows[ids[1]]
+    for region in ("WT", "TC", "ET"):
+        assert float(exact[f"dice_{region}"]) == 1.0 and float(exact[f"hd95_{region}"]) == 0.0
+        assert float(exact[f"sensitivity_{region}"]) == 1.0
+    assert float(no_et["dice_WT"]) == 1.0 and float(no_et["dice_TC"]) == 1.0
+    assert float(no_et["dice_ET"]) == 0.0 and float(no_et["hd95_ET"]) == 373.13
+    assert float(no_et["sensitivity_ET"]) == 0.0 and float(no_et["specificity_ET"]) == 1.0
+
+    assert summary["mean"]["dice_ET"] == pytest.approx(0.5)
+    assert summary["std"]["dice_ET"] == pytest.approx(0.5)
+    assert summary["25quantile"]["hd95_ET"] == pytest.approx(373.13 / 4)
+    assert summary["75quantile"]["hd95_ET"] == pytest.approx(3 * 373.13 / 4)
+    assert summary["median"]["dice_WT"] == 1.0
+    with open(tmp_path / "scores" / "summary.csv") as handle:
+        table = {row["statistic"]: row for row in csv.DictReader(handle)}
+    assert list(table) == ["mean", "std", "median", "25quantile", "75quantile"]
+    assert float(table["mean"]["hd95_ET"]) == pytest.approx(373.13 / 2)
+    document = json.loads((tmp_path / "scores" / "summary.json").read_text())
+    assert document["cases"] == 2 and document["missing"] == [ids[2]]
+    with open(tmp_path / "scores" / "boxplot.png", "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir(tmp_path / "scores")) == [
+        "boxplot.png", "metrics.csv", "summary.csv", "summary.json"]
+
+
+def test_flat_reference_folder_and_the_program(tmp_path, folders):
+    pred_dir, gt_dir, ids = folders
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for case_id in ids[:2]:
+        shutil.copy(os.path.join(gt_dir, case_id, f"{case_id}_seg.nii.gz"),
+                    flat / f"{case_id}.nii.gz")
+    result = subprocess.run(
+        [sys.executable, "-m", "brats_rev.evaluate", f"--pred_dir={pred_dir}",
+         f"--gt_dir={flat}", f"--output_dir={tmp_path / 'scores'}"],
+        capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "2 cases scored" in result.stdout
+    assert "extra prediction (no reference): BraTS2021_00099" in result.stdout
+    assert f"extra prediction (no reference): {ids[3]}" in result.stdout
+    document = json.loads((tmp_path / "scores" / "summary.json").read_text())
+    assert document["summary"]["mean"]["dice_ET"] == pytest.approx(0.5)
+
+    failing = subprocess.run(
+        [sys.executable, "-m", "brats_rev.evaluate", f"--pred_dir={pred_dir}",
+         f"--gt_dir={gt_dir}", f"--output_dir={tmp_path / 'scores2'}"],
+        capture_output=True, text=True, check=False)
+    assert failing.returncode == 1
+    assert f"missing prediction: {ids[2]}" in failing.stdout
+    assert f"failed: {ids[3]}: " in failing.stdout
