@@ -44,7 +44,7 @@ def test_matches_numpy_reference(implementation, shape, kernel, stride, padding)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("shape,kernel,stride,padding", CASES[:4])
+@pytest.mark.parametrize("shape,kernel,stride,padding", CASES)
 def test_gradients_agree_between_implementations(shape, kernel, stride, padding):
     x = tf.random.stateless_normal(shape, seed=(3, 4))
     decomposed = _layer("decomposed", shape, kernel, stride, padding)
@@ -108,3 +108,24 @@ def test_decomposed_handles_dynamic_spatial_sizes(stride, padding):
         x = np.random.default_rng(2).normal(size=shape).astype("float32")
         want = depthwise_conv3d(x.astype("float64"), kernel, bias, stride, padding)
         np.testing.assert_allclose(traced(x).numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("stride,padding", [(1, "same"), (2, "same"), (2, "valid")])
+def test_decomposed_gradients_with_dynamic_spatial_sizes(stride, padding):
+    shape = (2, 7, 9, 6, 3)
+    decomposed = _layer("decomposed", (None, None, None, None, 3), 3, stride, padding)
+    grouped = _layer("grouped", shape, 3, stride, padding, decomposed.get_weights())
+    x = tf.random.stateless_normal(shape, seed=(7, 8))
+
+    def gradients(layer, inputs):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(tf.sin(layer(inputs)))
+        return tape.gradient(loss, [inputs, *layer.trainable_variables])
+
+    traced = tf.function(
+        lambda inputs: gradients(decomposed, inputs),
+        input_signature=[tf.TensorSpec((None, None, None, None, 3))],
+    )
+    for got, want in zip(traced(x), gradients(grouped, x), strict=True):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
