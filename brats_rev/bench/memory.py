@@ -43,6 +43,8 @@ flags.DEFINE_integer("max_width", 256, "U-Net search: widest base width tried.")
 flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
 flags.DEFINE_integer("repeats", 1, "Fresh processes per point (stage: median and spread "
                      "reported; U-Net: the worst peak counts).")
+flags.DEFINE_integer("jobs", 2, "U-Net: measuring processes run side by side (peaks do not "
+                     "depend on it; only the wall time does).")
 flags.DEFINE_string("json_out", None, "Write all points and the summary as JSON here.")
 flags.DEFINE_string("plot_out", None, "Write a PNG plot of peak MiB here.")
 flags.DEFINE_string("markdown_out", None, "U-Net: write the Markdown tables here.")
@@ -162,7 +164,8 @@ def unet_main():
         values = [int(v) for v in values]
         print(f"U-Net ({FLAGS.preset}) sweep over {AXES[axis]}:", flush=True)
         sweeps[axis] = {"values": values,
-                        "peak_bytes": unet_sweep.sweep(probe, FLAGS.modes, axis, values, fixed)}
+                        "peak_bytes": unet_sweep.sweep(probe, FLAGS.modes, axis, values, fixed,
+                                                       FLAGS.jobs)}
     markdown = [f"U-Net preset `{FLAGS.preset}`, batch {FLAGS.batch}, one training step; "
                 f"worst peak allocator MiB over {FLAGS.repeats} process(es) per point "
                 f"(blocks and width at {FLAGS.sweep_patch}^3)."]
@@ -178,7 +181,7 @@ def unet_main():
         print(f"Budget search at {FLAGS.budget_mb} MiB:", flush=True)
         found = unet_sweep.budget_search(
             probe, FLAGS.modes, FLAGS.budget_mb * report.MIB, fixed, edges,
-            list(range(1, FLAGS.max_blocks + 1)), widths)
+            list(range(1, FLAGS.max_blocks + 1)), widths, FLAGS.jobs)
         ratios = unet_sweep.budget_ratios(found) if {"plain", "reversible"} <= set(found) else {}
         budget = {"budget_mb": FLAGS.budget_mb, "found": found, "ratios": ratios}
         rows = [[m, found[m]["patch_edge"], found[m]["blocks"], found[m]["base_width"]]

@@ -9,6 +9,8 @@ Three ways to spend memory, as in Pendse et al.:
   * width: the widest base width, every level's channels scaled with it (step 8).
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 from brats_rev.bench import isolation
 from brats_rev.bench.search import largest_fitting
 
@@ -62,7 +64,17 @@ class UnetProbe:
         return max(peaks)
 
 
-def budget_search(probe, modes, budget_bytes, search_patch, edges, block_counts, widths):
+def _run_concurrently(tasks, jobs):
+    """Results of the zero-argument callables `tasks`, in order, `jobs` at a time.
+
+    Each task waits on fresh measuring processes, so threads suffice; peaks are per process
+    and do not change when processes run side by side (only their times do).
+    """
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(lambda task: task(), tasks))
+
+
+def budget_search(probe, modes, budget_bytes, search_patch, edges, block_counts, widths, jobs=1):
     """For each mode, the largest patch edge, most blocks and widest base under the budget.
 
     Args:
@@ -73,28 +85,33 @@ def budget_search(probe, modes, budget_bytes, search_patch, edges, block_counts,
         edges: ascending cubic patch edges to try.
         block_counts: ascending couplings per level to try.
         widths: ascending base widths to try.
+        jobs: searches (one per mode and quantity) run side by side.
 
     Returns:
         {mode: {"patch_edge": int|None, "blocks": int|None, "base_width": int|None}}.
     """
-    found = {}
-    for mode in modes:
-        found[mode] = {
-            "patch_edge": largest_fitting(
-                edges, lambda e, m=mode: probe.peak_bytes(m, (e, e, e)) <= budget_bytes
-            ),
-            "blocks": largest_fitting(
-                block_counts,
-                lambda n, m=mode: probe.peak_bytes(m, search_patch, blocks=n) <= budget_bytes,
-                gallop=True,
-            ),
-            "base_width": largest_fitting(
-                widths,
-                lambda w, m=mode: probe.peak_bytes(m, search_patch, base_width=w)
-                <= budget_bytes,
-                gallop=True,
-            ),
-        }
+    searches = {
+        "patch_edge": lambda m: largest_fitting(
+            edges, lambda e: probe.peak_bytes(m, (e, e, e)) <= budget_bytes
+        ),
+        "blocks": lambda m: largest_fitting(
+            block_counts,
+            lambda n: probe.peak_bytes(m, search_patch, blocks=n) <= budget_bytes,
+            gallop=True,
+        ),
+        "base_width": lambda m: largest_fitting(
+            widths,
+            lambda w: probe.peak_bytes(m, search_patch, base_width=w) <= budget_bytes,
+            gallop=True,
+        ),
+    }
+    keys = [(mode, key) for mode in modes for key in searches]
+    results = _run_concurrently(
+        [lambda m=mode, k=key: searches[k](m) for mode, key in keys], jobs
+    )
+    found = {mode: {} for mode in modes}
+    for (mode, key), result in zip(keys, results, strict=True):
+        found[mode][key] = result
     return found
 
 
@@ -115,7 +132,7 @@ def budget_ratios(found, mode="reversible", reference="plain"):
     }
 
 
-def sweep(probe, modes, axis, values, fixed_patch):
+def sweep(probe, modes, axis, values, fixed_patch, jobs=1):
     """Peak bytes along one axis for each mode.
 
     Args:
@@ -124,6 +141,7 @@ def sweep(probe, modes, axis, values, fixed_patch):
         axis: "patch" (cubic edges), "blocks" (couplings per level) or "width" (base width).
         values: the values along the axis.
         fixed_patch: (D, H, W) for the "blocks" and "width" axes.
+        jobs: points measured side by side.
 
     Returns:
         {mode: [peak bytes per value]}.
@@ -133,4 +151,7 @@ def sweep(probe, modes, axis, values, fixed_patch):
         "blocks": lambda m, v: probe.peak_bytes(m, fixed_patch, blocks=v),
         "width": lambda m, v: probe.peak_bytes(m, fixed_patch, base_width=v),
     }[axis]
-    return {mode: [measure(mode, value) for value in values] for mode in modes}
+    peaks = _run_concurrently(
+        [lambda m=mode, v=value: measure(m, v) for mode in modes for value in values], jobs
+    )
+    return {mode: peaks[i * len(values):(i + 1) * len(values)] for i, mode in enumerate(modes)}

@@ -45,12 +45,13 @@ def _analytic_runner(spec):
     return {"spec": spec, "peak_bytes": peak}
 
 
-def test_budget_search_matches_exhaustive_search_on_a_known_memory_model():
+@pytest.mark.parametrize("jobs", [1, 4])
+def test_budget_search_matches_exhaustive_search_on_a_known_memory_model(jobs):
     budget, patch = 50_000_000, (32, 32, 32)
     edges, blocks, widths = list(range(16, 241, 16)), list(range(1, 33)), list(range(8, 257, 8))
     probe = unet_sweep.UnetProbe("default", (32, 64, 128, 256, 320), runner=_analytic_runner)
     found = unet_sweep.budget_search(probe, ["plain", "reversible"], budget, patch, edges,
-                                     blocks, widths)
+                                     blocks, widths, jobs=jobs)
     oracle = unet_sweep.UnetProbe("default", (32, 64, 128, 256, 320), runner=_analytic_runner)
 
     def exhaustive(mode, values, arguments):
@@ -69,6 +70,18 @@ def test_budget_search_matches_exhaustive_search_on_a_known_memory_model():
     assert len(probe.points) < len(oracle.points) / 3  # far fewer probes than exhaustive
     ratios = unet_sweep.budget_ratios(found)
     assert ratios == pytest.approx({"voxels": 1.5**3, "depth": 32 / 5, "width": 96 / 64})
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_sweep_keeps_values_in_order_whatever_the_jobs(jobs):
+    probe = unet_sweep.UnetProbe("default", (32, 64, 128, 256, 320), runner=_analytic_runner)
+    peaks = unet_sweep.sweep(probe, ["plain", "reversible"], "blocks", [1, 2, 4], (16, 16, 16),
+                             jobs=jobs)
+    weights, per_block = 1000 * 32**2, 16**3 * 32
+    assert peaks == {
+        "plain": [weights + per_block * (4 + 8 * n) for n in (1, 2, 4)],
+        "reversible": [weights + per_block * 12] * 3,
+    }
 
 
 def test_repeats_take_the_worst_peak():
