@@ -1,0 +1,190 @@
+"""The configuration of a training run: model, data and training settings, resolved from a
+preset, a JSON file and `section.field=value` overrides, and stored as `model_dir/config.json`.
+
+Pure Python (no TensorFlow): entry points validate a run's configuration before anything heavy
+starts. `config.json` holds {"model": ModelConfig.to_dict(), "data": DataConfig.to_dict(),
+"train": TrainConfig.to_dict()}; it is also a valid `--config` file.
+"""
+
+import dataclasses
+import json
+import os
+
+from brats_rev.config import PRESETS, TRAINING_PRESETS, DataConfig, ModelConfig, TrainConfig
+from brats_rev.data import atomic
+
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+# Fields a restarted run may change (raising `epochs` extends a finished run).
+RESUMABLE_CHANGES = {("train", "epochs")}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Model, data and training configuration of one run."""
+
+    model: ModelConfig
+    data: DataConfig
+    train: TrainConfig
+
+    def to_dict(self):
+        return {name: getattr(self, name).to_dict() for name in SECTIONS}
+
+
+def _field_types(cls):
+    return {field.name: field for field in dataclasses.fields(cls)}
+
+
+def _check_type(section, name, value):
+    """Rejects a value whose JSON type cannot be the field's (e.g. a string for a number)."""
+    annotation = str(_field_types(SECTIONS[section])[name].type)
+    if value is None and "None" in annotation:
+        return
+    expected = (
+        (bool,) if "bool" in annotation
+        else (list, tuple, int) if "tuple" in annotation
+        else (int, float) if "int" in annotation or "float" in annotation
+        else (str,) if "str" in annotation
+        else None
+    )
+    if expected and (not isinstance(value, expected) or
+                     (isinstance(value, bool) and bool not in expected)):
+        raise ValueError(f"`{section}.{name}` expects {' or '.join(t.__name__ for t in expected)}."
+                         f" Received: {section}.{name}={value!r}")
+
+
+def _apply(sections, section, name, value):
+    if section not in SECTIONS:
+        raise ValueError(f"Unknown configuration section. Received: {section!r}; known: "
+                         f"{list(SECTIONS)}")
+    if name not in _field_types(SECTIONS[section]):
+        raise ValueError(f"Unknown key. Received: {section}.{name}; known {section} keys: "
+                         f"{sorted(_field_types(SECTIONS[section]))}")
+    _check_type(section, name, value)
+    sections[section][name] = value
+
+
+def parse_override(text):
+    """"section.field=value" -> (section, field, value); value parsed as JSON, else a string.
+
+    Examples: "model.filters=[8,16,32]", "train.learning_rate=1e-3", "train.optimizer=adamw".
+    """
+    key, separator, raw = text.partition("=")
+    section, dot, name = key.strip().partition(".")
+    if not separator or not dot or not name:
+        raise ValueError(f"An override must look like section.field=value. Received: {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return section, name, value
+
+
+def resolve(preset="tiny", config=None, overrides=()):
+    """Builds and validates a RunConfig.
+
+    Order, later wins: defaults; the model preset `preset` with its TRAINING_PRESETS data
+    and train settings; `config` ({"model": {...}, "data": {...}, "train": {...}}, any
+    subset); each "section.field=value" of `overrides`. The model's dtype policy is the
+    training precision.
+
+    Raises:
+        ValueError: unknown preset, section or key; a value of the wrong type or out of range
+            (the message names the key and the received value).
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown preset. Received: {preset!r}; available: {sorted(PRESETS)}")
+    # Uniform per-level block counts as one int, so that overriding `model.filters` with
+    # another number of levels keeps them valid.
+    model = {name: value[0] if name.endswith("_blocks") and len(set(value)) == 1 else value
+             for name, value in PRESETS[preset].to_dict().items()}
+    sections = {"model": model, "data": {}, "train": {}}
+    for section, values in TRAINING_PRESETS.get(preset, {}).items():
+        sections[section].update(values)
+    for section, values in (config or {}).items():
+        if not isinstance(values, dict) or section not in SECTIONS:
+            raise ValueError(f"A config file holds sections {list(SECTIONS)}, each a JSON "
+                             f"object. Received: {section!r}")
+        for name, value in values.items():
+            _apply(sections, section, name, value)
+    for text in overrides:
+        _apply(sections, *parse_override(text))
+    precision = sections["train"].get("precision", TrainConfig.precision)
+    policy = sections["model"]["dtype_policy"]
+    if policy not in (PRESETS[preset].dtype_policy, precision):
+        raise ValueError("Set the precision with train.precision; the model's dtype_policy "
+                         f"follows it. Received: model.dtype_policy={policy!r}, "
+                         f"train.precision={precision!r}")
+    sections["model"]["dtype_policy"] = precision
+    built = {}
+    for section, cls in SECTIONS.items():
+        try:
+            built[section] = cls(**sections[section])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"Invalid {section} configuration: {error}") from error
+    run = RunConfig(**built)
+    check_consistency(run)
+    return run
+
+
+def check_consistency(run):
+    """Cross-section checks: patch size vs the model's size multiple, deep-supervision weights
+    vs the model's outputs, warm-up vs run length."""
+    multiple = run.model.size_multiple
+    if any(size % multiple for size in run.data.patch_size):
+        raise ValueError(f"data.patch_size must be a multiple of {multiple} (2 ** (levels - 1) "
+                         f"of the model). Received: data.patch_size={list(run.data.patch_size)}")
+    weights = run.train.deep_supervision_weights
+    outputs = run.model.levels - 1
+    if run.model.deep_supervision and weights is not None and len(weights) != outputs:
+        raise ValueError(f"train.deep_supervision_weights needs {outputs} weights (one per "
+                         f"output of a {run.model.levels}-level model). Received: {list(weights)}")
+    if run.train.warmup_steps >= run.train.total_steps:
+        raise ValueError("train.warmup_steps must be below epochs * steps_per_epoch "
+                         f"({run.train.total_steps}). Received: {run.train.warmup_steps}")
+
+
+def from_dict(values):
+    """The RunConfig of a `config.json` dict (as written by `write`)."""
+    return RunConfig(**{section: cls(**values[section]) for section, cls in SECTIONS.items()})
+
+
+def load_file(path):
+    """The JSON dict in `path`; ValueError naming the file if it is missing or not JSON."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"Cannot read config file {path}: {error}") from error
+
+
+def write(run, path):
+    """Writes `run` as JSON to `path` atomically."""
+    atomic.write_text(path, json.dumps(run.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def resumable_differences(saved, run):
+    """["section.field: saved -> new"] of fields that differ and may not change on resume."""
+    old, new = saved.to_dict(), run.to_dict()
+    return [f"{section}.{name}: {old[section][name]!r} -> {new[section][name]!r}"
+            for section in SECTIONS for name in old[section]
+            if old[section][name] != new[section][name]
+            and (section, name) not in RESUMABLE_CHANGES]
+
+
+def prepare_model_dir(run, model_dir, write_files):
+    """Checks `run` against an existing `model_dir/config.json` and (re)writes it.
+
+    A restarted run must have the same configuration except `train.epochs`.
+
+    Raises:
+        ValueError: the existing configuration differs elsewhere (lists the differences).
+    """
+    path = os.path.join(model_dir, "config.json")
+    if os.path.exists(path):
+        differences = resumable_differences(from_dict(load_file(path)), run)
+        if differences:
+            raise ValueError(f"{model_dir} holds a run with another configuration; use a new "
+                             "--model_dir or the same settings. Differences: "
+                             + "; ".join(differences))
+    if write_files:
+        write(run, path)

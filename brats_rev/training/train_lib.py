@@ -1,0 +1,259 @@
+"""The training loop: the same code under every tf.distribute strategy.
+
+    train(run, model_dir, strategy)
+
+builds the model and optimizer in the strategy's scope, restores the newest checkpoint of
+`model_dir` if there is one, and trains epoch by epoch: a distributed step per global batch
+(`step.make_distributed_step`), TensorBoard scalars every `log_every` steps, a checkpoint at
+the end of each epoch, whole-case validation every `val_every` epochs with the best checkpoint
+kept in `best/`, and finally `model.keras` (the best weights, or the last ones if the run never
+validated).
+
+Exact resume. The input pipeline is deterministic given its seed (patches and augmentation
+are keyed by element index), so a restarted run rebuilds it and skips the batches the
+restored step already consumed: it sees the same batches as an uninterrupted run under every
+strategy, multi-worker included. (tf.data iterator checkpointing is not used: iterators of
+`distribute_datasets_from_function` are not trackable in TF 2.21, and a plain iterator's
+checkpoint would hold the whole in-memory case cache.) Skipping costs the input pipeline's
+time for those batches, at most the time it needed to produce them the first time.
+"""
+
+import dataclasses
+import math
+import os
+import time
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from brats_rev import losses
+from brats_rev.data.dataset import build_dataset
+from brats_rev.models.factory import build_model
+from brats_rev.training import (
+    checkpointing,
+    optimization,
+    run_config,
+    step,
+    summaries,
+    validation,
+)
+from brats_rev.training import strategy as strategy_lib
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or Inf; the state was not saved."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """What a call to `train` did.
+
+    Attributes:
+        step: global steps completed (over the whole run, resumed ones included).
+        best_mean_dice: the best validation mean Dice so far, or None.
+        loop_seconds: wall time of this call's steps after the first one (which traces),
+            everything included but validation: logging, progress bar, checkpoints.
+        loop_steps: steps timed in `loop_seconds`.
+    """
+
+    step: int
+    best_mean_dice: float | None
+    loop_seconds: float
+    loop_steps: int
+
+
+def training_dataset_fn(run):
+    """input_context -> the run's training dataset (per-replica batches)."""
+    def dataset_fn(input_context):
+        return build_dataset(run.data, "train", run.train.fold, run.train.seed,
+                             run.train.deterministic, input_context)
+    return dataset_fn
+
+
+def _skipping(dataset_fn, steps_done):
+    """`dataset_fn` whose datasets skip the batches of `steps_done` steps."""
+    def skipped(input_context):
+        per_pipeline = input_context.num_replicas_in_sync // input_context.num_input_pipelines
+        return dataset_fn(input_context).skip(steps_done * per_pipeline)
+    return skipped
+
+
+def _output_weights(run):
+    outputs = run.model.levels - 1 if run.model.deep_supervision else 1
+    weights = run.train.deep_supervision_weights if run.model.deep_supervision else None
+    return losses.output_weights(outputs, weights)
+
+
+class _Interval:
+    """Accumulates per-step values between two scalar writes."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.losses, self.norms, self.peak, self.start = [], [], 0, time.perf_counter()
+
+    def add(self, loss, norm, peak):
+        self.losses.append(loss)
+        self.norms.append(norm)
+        self.peak = max(self.peak, peak)
+
+    def scalars(self, global_batch, learning_rate, with_memory):
+        seconds = time.perf_counter() - self.start
+        values = {"loss": sum(self.losses) / len(self.losses),
+                  "gradient_norm": sum(self.norms) / len(self.norms),
+                  "learning_rate": learning_rate,
+                  "patches_per_second": global_batch * len(self.losses) / seconds}
+        if with_memory:
+            values["peak_memory_bytes"] = float(self.peak)
+        return values
+
+
+@dataclasses.dataclass
+class _Session:
+    """What the epoch loop works on."""
+
+    run: run_config.RunConfig
+    strategy: tf.distribute.Strategy
+    model: keras.Model
+    optimizer: keras.optimizers.Optimizer
+    state: dict
+    store: checkpointing.CheckpointStore
+    summaries: summaries.Summaries
+    chief: bool
+
+
+def _validate_and_keep_best(session, predict, validation_data, epoch):
+    """Validates, writes summaries, saves `best/` on a new best."""
+    result = validation.validate(predict, validation_data)
+    current = int(session.state["step"].numpy())
+    region_dice = result.region_dice
+    session.summaries.scalars("validation", current, {
+        "mean_dice": result.mean_dice, **{f"dice_{r}": d for r, d in region_dice.items()}})
+    session.summaries.image("validation", current, "axial_overlay_wt", result.overlay)
+    logging.info("epoch %d step %d: validation Dice %s, mean %.4f", epoch + 1, current,
+                 {r: round(d, 4) for r, d in region_dice.items()}, result.mean_dice)
+    best = session.state["best_mean_dice"]
+    if result.mean_dice > float(best.numpy()):
+        best.assign(result.mean_dice)
+        session.store.save_best(current, {"step": current, "epoch": epoch + 1,
+                                          "mean_dice": result.mean_dice, "dice": region_dice})
+
+
+def _train_epochs(session, dataset_fn):
+    """Runs the remaining epochs; returns TrainResult."""
+    config = session.run.train
+    state = session.state
+    done = int(state["step"].numpy())
+    iterator = iter(session.strategy.distribute_datasets_from_function(
+        _skipping(dataset_fn, done)))
+    train_step = step.make_distributed_step(session.strategy, step.make_replica_step(
+        session.model, session.optimizer, session.run.data.batch_size, config.clipnorm,
+        _output_weights(session.run)), config.jit_compile)
+    validating = config.fold is not None
+    if validating:
+        predict = validation.make_predictor(session.model, session.run.data.patch_size,
+                                            config.val_overlap, config.val_batch_size)
+        validation_data = build_dataset(session.run.data, "validation", config.fold,
+                                        config.seed, config.deterministic)
+    memory = summaries.memory_device()
+    if memory is None:
+        logging.info("Peak memory is not logged: set %s=true before TensorFlow starts (CPU) "
+                     "or run on a GPU.", summaries.BFC_VARIABLE)
+    loss_scaled = isinstance(session.optimizer, keras.optimizers.LossScaleOptimizer)
+    interval, loop_start, loop_steps, validation_seconds = _Interval(), None, 0, 0.0
+    for epoch in range(done // config.steps_per_epoch, config.epochs):
+        progress = keras.utils.Progbar(config.steps_per_epoch, verbose=int(session.chief),
+                                       stateful_metrics=["learning_rate"])
+        if session.chief:
+            print(f"Epoch {epoch + 1}/{config.epochs}", flush=True)
+        for index in range(int(state["step"].numpy()) % config.steps_per_epoch,
+                           config.steps_per_epoch):
+            loss, norm = (float(value) for value in train_step(iterator))
+            if not math.isfinite(loss) or not (loss_scaled or math.isfinite(norm)):
+                raise NonFiniteLossError(
+                    f"Non-finite loss ({loss}, gradient norm {norm}) at step "
+                    f"{int(state['step'].numpy()) + 1}; stopped without saving. The last "
+                    f"good checkpoint is {session.store.latest.latest_checkpoint}.")
+            current = int(state["step"].assign_add(1).numpy())
+            if loop_start is None:
+                loop_start = time.perf_counter()
+            else:
+                loop_steps += 1
+            interval.add(loss, norm, summaries.read_peak_bytes(memory) if memory else 0)
+            learning_rate = optimization.current_learning_rate(session.optimizer)
+            if current % config.log_every == 0:
+                session.summaries.scalars("train", current, interval.scalars(
+                    session.run.data.batch_size, learning_rate, memory is not None))
+                interval.reset()
+            progress.update(index + 1, [("loss", loss), ("learning_rate", learning_rate)])
+        state["epoch"].assign(epoch + 1)
+        session.store.save(current)
+        if validating and ((epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs):
+            started = time.perf_counter()
+            _validate_and_keep_best(session, predict, validation_data, epoch)
+            validation_seconds += time.perf_counter() - started
+        session.summaries.flush()
+    best = float(state["best_mean_dice"].numpy())
+    loop_seconds = 0.0 if loop_start is None else (
+        time.perf_counter() - loop_start - validation_seconds)
+    return TrainResult(int(state["step"].numpy()), best if best >= 0 else None, loop_seconds,
+                       loop_steps)
+
+
+def train(run, model_dir, strategy, dataset_fn=None):
+    """Trains (or resumes) the run described by `run` in `model_dir` under `strategy`.
+
+    Args:
+        run: a resolved `run_config.RunConfig`.
+        model_dir: the run directory (config.json, checkpoints/, best/, logs/, model.keras).
+        strategy: a tf.distribute.Strategy (`strategy.create_strategy`).
+        dataset_fn: input_context -> tf.data.Dataset of (images, region targets) with
+            per-replica batches, the same stream on every call; None: the run's training data
+            (`training_dataset_fn`).
+
+    Returns:
+        TrainResult.
+
+    Raises:
+        NonFiniteLossError: the loss became NaN or Inf; the newest checkpoint is the last good
+            state and nothing after it was saved.
+        ValueError: `model_dir` holds a run with another configuration.
+    """
+    chief = strategy_lib.is_chief(strategy)
+    train_config = run.train
+    keras.utils.set_random_seed(train_config.seed)
+    if train_config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    run_config.prepare_model_dir(run, model_dir, write_files=chief)
+
+    with strategy.scope():
+        model = build_model(run.model)
+        optimizer = optimization.create_optimizer(train_config)
+        optimizer.build(model.trainable_variables)
+    state = {"step": tf.Variable(0, dtype=tf.int64, trainable=False),
+             "epoch": tf.Variable(0, dtype=tf.int64, trainable=False),
+             "best_mean_dice": tf.Variable(-1.0, dtype=tf.float64, trainable=False)}
+    # tf.random's global generator, seeded per run and checkpointed, so any stateful random
+    # draw (none in our model; patches and augmentation are stateless) resumes exactly.
+    rng = tf.random.Generator.from_seed(train_config.seed)
+    tf.random.set_global_generator(rng)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, rng=rng, **state)
+    store = checkpointing.CheckpointStore(checkpoint, model_dir, train_config.keep_checkpoints,
+                                          chief)
+    try:
+        restored = store.restore()
+        if restored:
+            logging.info("Resumed from %s (step %d).", restored, int(state["step"].numpy()))
+        session = _Session(run, strategy, model, optimizer, state, store,
+                           summaries.Summaries(os.path.join(model_dir, "logs"), chief), chief)
+        result = _train_epochs(session, dataset_fn or training_dataset_fn(run))
+        best = store.restore_best()
+        if chief:
+            model_path = checkpointing.export_keras_model(
+                model, os.path.join(model_dir, checkpointing.MODEL_FILE))
+            logging.info("Saved the %s weights as %s.", "best" if best else "last", model_path)
+        return result
+    finally:
+        store.close()

@@ -1,0 +1,54 @@
+"""Exact resume: a run killed with SIGKILL mid-epoch and restarted ends with the same weights
+as an uninterrupted run and keeps its completed checkpoints; raising --epochs extends a
+finished run."""
+
+import os
+import signal
+import time
+
+import pytest
+import tensorflow as tf
+
+from tests.training import helpers
+
+pytestmark = pytest.mark.slow
+FLAGS = ["--override=data.patch_size=16", "--override=train.steps_per_epoch=6",
+         "--override=train.warmup_steps=2", "--override=train.fold=null",
+         "--override=train.log_every=2", "--epochs=3"]
+
+
+def wait_for(path, process, timeout=240):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
+def test_sigkill_and_restart_match_an_uninterrupted_run(tmp_path):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    uninterrupted = helpers.launch("brats_rev.train", [f"--model_dir={whole}", *FLAGS])
+    victim = helpers.launch("brats_rev.train", [f"--model_dir={killed}", *FLAGS])
+    first = killed / "checkpoints" / "ckpt-6.index"
+    wait_for(first, victim)
+    time.sleep(0.4)  # into the second epoch
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert os.path.exists(first)  # the completed checkpoint survived the kill
+    assert not os.path.exists(killed / "model.keras")
+    code, output = helpers.finish(helpers.launch("brats_rev.train",
+                                                 [f"--model_dir={killed}", *FLAGS]))
+    assert code == 0, output
+    assert "Resumed from" in output and "Done: 18 steps" in output
+    code, output = helpers.finish(uninterrupted)
+    assert code == 0, output
+    assert helpers.max_difference(helpers.model_weights(whole / "checkpoints"),
+                                  helpers.model_weights(killed / "checkpoints")) == 0.0
+
+    # The finished run, extended by one epoch, continues from step 18.
+    extended = [*FLAGS[:-1], "--epochs=4"]
+    code, output = helpers.finish(helpers.launch("brats_rev.train",
+                                                 [f"--model_dir={whole}", *extended]))
+    assert code == 0, output
+    assert "ckpt-18 (step 18)" in output and "Done: 24 steps" in output
+    assert tf.train.latest_checkpoint(whole / "checkpoints").endswith("ckpt-24")

@@ -1,0 +1,78 @@
+"""Run configuration: preset, file and overrides resolved and validated with clear errors."""
+
+import json
+
+import pytest
+
+from brats_rev.config import PRESETS
+from brats_rev.training import run_config
+
+
+def test_default_is_the_tiny_demo_and_round_trips(tmp_path):
+    run = run_config.resolve()
+    assert run.model == PRESETS["tiny"]
+    assert run.data.data_dir == "tfrecords/sample" and run.data.patch_size == (32, 32, 32)
+    assert run.train.epochs == 12
+    path = tmp_path / "config.json"
+    run_config.write(run, path)
+    assert set(json.loads(path.read_text())) == {"model", "data", "train"}
+    assert run_config.from_dict(run_config.load_file(path)) == run
+    # A run's config.json is a valid --config file.
+    assert run_config.resolve("default", run_config.load_file(path)) == run
+
+
+def test_order_file_then_overrides():
+    run = run_config.resolve("tiny", {"train": {"learning_rate": 0.1, "epochs": 3}},
+                             ["model.filters=[8,16]", "train.learning_rate=1e-3",
+                              "train.optimizer=sgd_nesterov", "data.patch_size=48",
+                              "train.fold=null", "train.precision=mixed_bfloat16"])
+    assert run.model.filters == (8, 16) and run.model.encoder_blocks == (1, 1)
+    assert run.train.learning_rate == 1e-3 and run.train.epochs == 3
+    assert run.train.optimizer == "sgd_nesterov" and run.train.fold is None
+    assert run.data.patch_size == (48, 48, 48)
+    assert run.model.dtype_policy == "mixed_bfloat16"
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["train.lr=1"], "Unknown key. Received: train.lr"),
+    (["optim.lr=1"], "Unknown configuration section. Received: 'optim'"),
+    (["train.learning_rate"], "section.field=value"),
+    (["train.learning_rate=fast"], "train.learning_rate='fast'"),
+    (["train.jit_compile=1"], "train.jit_compile=1"),
+    (["train.epochs=0"], "epochs=0"),
+    (["train.optimizer=adam"], "optimizer='adam'"),
+    (["data.patch_size=30"], "multiple of 4"),
+    (["model.filters=[8,15]"], "even"),
+    (["model.dtype_policy=mixed_float16"], "train.precision"),
+    (["train.warmup_steps=300"], "warmup_steps must be below"),
+    (["model.deep_supervision=true", "train.deep_supervision_weights=[1,1,1]"],
+     "needs 2 weights"),
+])
+def test_bad_values_name_the_key(overrides, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        run_config.resolve("tiny", overrides=overrides)
+
+
+def test_unknown_preset_and_bad_file(tmp_path):
+    with pytest.raises(ValueError, match="Unknown preset. Received: 'huge'"):
+        run_config.resolve("huge")
+    with pytest.raises(ValueError, match="sections"):
+        run_config.resolve("tiny", {"optimizer": {}})
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="Cannot read config file"):
+        run_config.load_file(bad)
+
+
+def test_a_restart_may_only_raise_epochs(tmp_path):
+    run = run_config.resolve()
+    run_config.prepare_model_dir(run, tmp_path, write_files=True)
+    longer = run_config.resolve(overrides=["train.epochs=20"])
+    run_config.prepare_model_dir(longer, tmp_path, write_files=True)
+    assert run_config.from_dict(run_config.load_file(tmp_path / "config.json")) == longer
+    other = run_config.resolve(overrides=["train.learning_rate=0.5"])
+    with pytest.raises(ValueError, match="train.learning_rate: 0.003 -> 0.5"):
+        run_config.prepare_model_dir(other, tmp_path, write_files=True)
+    # A worker that does not write leaves no file behind.
+    run_config.prepare_model_dir(run, tmp_path / "other", write_files=False)
+    assert not (tmp_path / "other").exists()

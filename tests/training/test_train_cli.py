@@ -1,0 +1,45 @@
+"""`python -m brats_rev.train`: bad flags fail with a clear message; a NaN stops training with
+the last good checkpoint kept."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.training import helpers
+
+pytestmark = pytest.mark.slow
+
+
+def test_bad_flags_fail_clearly(tmp_path):
+    cases = [
+        (["--strategy=horovod"], 1, "value should be one of"),
+        (["--override=data.patch_size=30"], 2, "data.patch_size must be a multiple of 4"),
+        (["--data_dir=/nonexistent/records"], 2, "must be a folder holding manifest.json"),
+        (["--override=train.lr=1"], 2, "Unknown key. Received: train.lr"),
+        (["--override=train.learning_rate=fast"], 2, "Received: train.learning_rate='fast'"),
+        (["--cpu_replicas=2"], 2, "needs strategy 'mirrored'"),
+        (["--config=/nonexistent.json"], 2, "Cannot read config file"),
+    ]
+    processes = [helpers.launch("brats_rev.train", [f"--model_dir={tmp_path / str(i)}", *args])
+                 for i, (args, _, _) in enumerate(cases)]
+    for process, (args, code, message) in zip(processes, cases, strict=True):
+        returned, output = helpers.finish(process, timeout=120)
+        assert returned == code and message in output, (args, output[-2000:])
+    assert not any((tmp_path / str(i)).exists() for i in range(len(cases)))
+
+
+def test_nan_loss_stops_with_the_last_good_checkpoint(tmp_path):
+    # Three steps per epoch, two examples per step: examples 8 and 9 (step 5) are NaN.
+    code, output = helpers.finish(helpers.launch(
+        "tests.training.synthetic_run", [f"--model_dir={tmp_path}", "--nan_at=8"]))
+    assert code == 1, output
+    assert "Non-finite loss (nan" in output and "at step 5" in output
+    assert "The last good checkpoint is" in output and "ckpt-3" in output
+    assert tf.train.latest_checkpoint(tmp_path / "checkpoints").endswith("ckpt-3")
+    assert not (tmp_path / "model.keras").exists()
+    weights = helpers.model_weights(tmp_path / "checkpoints")
+    assert all(np.isfinite(value).all() for value in weights.values()
+               if np.issubdtype(np.asarray(value).dtype, np.floating))
+    assert os.path.exists(tmp_path / "config.json")
