@@ -122,6 +122,7 @@ class _Session:
     store: checkpointing.CheckpointStore
     summaries: summaries.Summaries
     chief: bool
+    train_step: object
 
 
 def _validate_and_keep_best(session, predict, validation_data, epoch):
@@ -148,9 +149,6 @@ def _train_epochs(session, dataset_fn):
     done = int(state["step"].numpy())
     iterator = iter(session.strategy.distribute_datasets_from_function(
         _skipping(dataset_fn, done)))
-    train_step = step.make_distributed_step(session.strategy, step.make_replica_step(
-        session.model, session.optimizer, session.run.data.batch_size, config.clipnorm,
-        _output_weights(session.run)), config.jit_compile)
     validating = config.fold is not None
     if validating:
         predict = validation.make_predictor(session.model, session.run.data.patch_size,
@@ -170,7 +168,7 @@ def _train_epochs(session, dataset_fn):
             print(f"Epoch {epoch + 1}/{config.epochs}", flush=True)
         for index in range(int(state["step"].numpy()) % config.steps_per_epoch,
                            config.steps_per_epoch):
-            loss, norm = (float(value) for value in train_step(iterator))
+            loss, norm = (float(value) for value in session.train_step(iterator))
             if not math.isfinite(loss) or not (loss_scaled or math.isfinite(norm)):
                 raise NonFiniteLossError(
                     f"Non-finite loss ({loss}, gradient norm {norm}) at step "
@@ -202,6 +200,21 @@ def _train_epochs(session, dataset_fn):
                        loop_steps)
 
 
+def build_training(run, strategy):
+    """(model, optimizer, distributed step) of `run`, created in `strategy`'s scope.
+
+    The step is `step.make_distributed_step`: iterator -> (global mean loss, gradient norm).
+    """
+    with strategy.scope():
+        model = build_model(run.model)
+        optimizer = optimization.create_optimizer(run.train)
+        optimizer.build(model.trainable_variables)
+    replica_step = step.make_replica_step(model, optimizer, run.data.batch_size,
+                                          run.train.clipnorm, _output_weights(run))
+    return model, optimizer, step.make_distributed_step(strategy, replica_step,
+                                                        run.train.jit_compile)
+
+
 def train(run, model_dir, strategy, dataset_fn=None):
     """Trains (or resumes) the run described by `run` in `model_dir` under `strategy`.
 
@@ -228,10 +241,7 @@ def train(run, model_dir, strategy, dataset_fn=None):
         tf.config.experimental.enable_op_determinism()
     run_config.prepare_model_dir(run, model_dir, write_files=chief)
 
-    with strategy.scope():
-        model = build_model(run.model)
-        optimizer = optimization.create_optimizer(train_config)
-        optimizer.build(model.trainable_variables)
+    model, optimizer, train_step = build_training(run, strategy)
     state = {"step": tf.Variable(0, dtype=tf.int64, trainable=False),
              "epoch": tf.Variable(0, dtype=tf.int64, trainable=False),
              "best_mean_dice": tf.Variable(-1.0, dtype=tf.float64, trainable=False)}
@@ -247,7 +257,8 @@ def train(run, model_dir, strategy, dataset_fn=None):
         if restored:
             logging.info("Resumed from %s (step %d).", restored, int(state["step"].numpy()))
         session = _Session(run, strategy, model, optimizer, state, store,
-                           summaries.Summaries(os.path.join(model_dir, "logs"), chief), chief)
+                           summaries.Summaries(os.path.join(model_dir, "logs"), chief), chief,
+                           train_step)
         result = _train_epochs(session, dataset_fn or training_dataset_fn(run))
         best = store.restore_best()
         if chief:

@@ -1,0 +1,89 @@
+"""Overhead of the full training loop over a bare `strategy.run` of the same step, in one run.
+
+    python -m brats_rev.bench.train_loop                 # tiny preset, 32³ patches, batch 2
+
+"bare": the distributed step of `train_lib.build_training` called back to back on the run's
+training data, nothing else. "loop": `train_lib.train` on the same configuration in a fresh
+run directory (no validation): the same step plus the loss check, TensorBoard scalars,
+learning rate, progress bar, peak-memory read (when measurable) and a checkpoint at the end of
+every epoch. Both are timed after their first (tracing) step; measurements alternate
+(bare, loop, bare, loop, ...) so that a machine whose speed drifts affects both alike. The
+overhead is total loop time per step over total bare time per step, minus one.
+"""
+
+import shutil
+import tempfile
+import time
+
+import tensorflow as tf
+from absl import app, flags
+
+from brats_rev.bench import report
+from brats_rev.training import run_config, train_lib
+
+FLAGS = flags.FLAGS
+
+
+def measure_bare(run, strategy, steps):
+    """Seconds per step of the bare distributed step over `steps` steps (after one)."""
+    _, _, train_step = train_lib.build_training(run, strategy)
+    iterator = iter(strategy.distribute_datasets_from_function(
+        train_lib.training_dataset_fn(run)))
+    train_step(iterator)
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss, _ = train_step(iterator)
+    float(loss)
+    return (time.perf_counter() - start) / steps
+
+
+def measure_loop(run, strategy):
+    """Seconds per step of the full loop (`TrainResult.loop_seconds / loop_steps`)."""
+    model_dir = tempfile.mkdtemp(prefix="brats_rev_loop_")
+    try:
+        result = train_lib.train(run, model_dir, strategy)
+    finally:
+        shutil.rmtree(model_dir, ignore_errors=True)
+    return result.loop_seconds / result.loop_steps
+
+
+def main(argv):
+    del argv
+    run = run_config.resolve(FLAGS.preset, overrides=[
+        f"data.patch_size={FLAGS.patch_size}", f"data.batch_size={FLAGS.batch_size}",
+        f"train.steps_per_epoch={FLAGS.steps_per_epoch}", f"train.epochs={FLAGS.epochs}",
+        "train.warmup_steps=0", "train.fold=null", *FLAGS.override])
+    strategy = tf.distribute.get_strategy()
+    steps = run.train.total_steps - 1
+    bare, loop = [], []
+    for _ in range(FLAGS.repeats):
+        bare.append(measure_bare(run, strategy, steps))
+        loop.append(measure_loop(run, strategy))
+    overhead = sum(loop) / sum(bare) - 1
+    rows = [[str(i + 1), f"{b * 1e3:.1f}", f"{m * 1e3:.1f}", f"{(m / b - 1) * 100:+.1f}%"]
+            for i, (b, m) in enumerate(zip(bare, loop, strict=True))]
+    print(report.markdown_table(["repeat", "bare ms/step", "loop ms/step", "overhead"], rows))
+    print(f"overall: loop / bare = {1 + overhead:.4f} ({overhead * 100:+.2f}%), {steps} timed "
+          f"steps per measurement, {run.train.epochs} checkpoints per loop run")
+    if FLAGS.json_out:
+        report.write_json(FLAGS.json_out, {
+            "machine": report.machine_description(), "config": run.to_dict(),
+            "timed_steps": steps, "bare_seconds_per_step": bare,
+            "loop_seconds_per_step": loop, "overhead": overhead})
+
+
+def define_flags():
+    """Defines this entry point's absl flags (called only when run as a program)."""
+    flags.DEFINE_string("preset", "tiny", "Model preset (with its training settings).")
+    flags.DEFINE_integer("patch_size", 32, "Cubic patch edge in voxels.")
+    flags.DEFINE_integer("batch_size", 2, "Global batch.")
+    flags.DEFINE_integer("steps_per_epoch", 25, "Steps per epoch (a checkpoint per epoch).")
+    flags.DEFINE_integer("epochs", 2, "Epochs per loop measurement.")
+    flags.DEFINE_integer("repeats", 3, "Alternating bare / loop measurements.")
+    flags.DEFINE_multi_string("override", [], "More section.field=value settings.")
+    flags.DEFINE_string("json_out", None, "Write the timings as JSON here.")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
