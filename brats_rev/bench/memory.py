@@ -17,11 +17,12 @@ then (with --budget_mb) searches what each mode fits in the budget; see
 from absl import app, flags
 
 from brats_rev import config as config_lib
-from brats_rev.bench import isolation, report, unet_sweep
+from brats_rev.bench import isolation, report, unet_sweep, volume
 from brats_rev.layers.reversible import MODES
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("what", "stage", ["stage", "unet"], "Workload to measure.")
+flags.DEFINE_enum("what", "stage", ["stage", "unet", "volume"], "Workload to measure: a "
+                  "ReversibleStage, U-Net sweeps and budget search, or whole-volume steps.")
 flags.DEFINE_list("modes", list(MODES), "Block modes to compare.")
 flags.DEFINE_list("num_blocks", ["1", "2", "4", "8"], "Stage: couplings per stage.")
 flags.DEFINE_list("shape", ["48", "48", "48"], "Stage: input depth, height, width (voxels).")
@@ -43,6 +44,13 @@ flags.DEFINE_integer("max_width", 256, "U-Net search: widest base width tried.")
 flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
 flags.DEFINE_integer("repeats", 1, "Fresh processes per point (stage: median and spread "
                      "reported; U-Net: the worst peak counts).")
+flags.DEFINE_list("volume_shape", ["240", "240", "160"], "Volume: the whole volume (BraTS "
+                  "240x240x155 padded to a multiple of 16).")
+flags.DEFINE_list("dtypes", ["float32", "mixed_float16"], "Volume: dtype policies.")
+flags.DEFINE_list("fractions", ["0.2", "0.3", "0.4", "0.6", "1.0"], "Volume: edge fractions "
+                  "measured, ascending.")
+flags.DEFINE_float("max_gb", 20.0, "Volume: points predicted above this many GiB are "
+                   "extrapolated, not run (keep it below the machine's free memory).")
 flags.DEFINE_integer("jobs", 2, "U-Net: measuring processes run side by side (peaks do not "
                      "depend on it; only the wall time does).")
 flags.DEFINE_string("json_out", None, "Write all points and the summary as JSON here.")
@@ -212,12 +220,39 @@ def unet_main():
         ])
 
 
+def volume_main():
+    """--what=volume: one training step on the whole volume, per mode and dtype."""
+    preset = config_lib.PRESETS[FLAGS.preset]
+    shape = tuple(int(n) for n in FLAGS.volume_shape)
+    fractions = sorted(float(f) for f in FLAGS.fractions)
+    results = {}
+    rows = []
+    for mode in FLAGS.modes:
+        for dtype in FLAGS.dtypes:
+            print(f"U-Net ({FLAGS.preset}) {mode} {dtype}:", flush=True)
+            points = volume.volume_points(
+                isolation.run_in_fresh_process, FLAGS.preset, mode, dtype, shape, fractions,
+                preset.size_multiple, FLAGS.max_gb * report.GIB)
+            results[f"{mode}/{dtype}"] = points
+            for point in points:
+                peak = f"{point['peak_bytes'] / report.GIB:.2f}"
+                rows.append([mode, dtype, "x".join(map(str, point["shape"])),
+                             peak if point["measured"] else f"({peak} extrapolated)"])
+                print(f"  {rows[-1][2]}: {rows[-1][3]} GiB", flush=True)
+    text = (f"U-Net preset `{FLAGS.preset}`, batch 1, one training step; peak allocator GiB "
+            "(extrapolated points: least-squares line through the measured ones, not run):\n\n"
+            + report.markdown_table(["mode", "dtype", "volume", "peak GiB"], rows))
+    print(text)
+    if FLAGS.markdown_out:
+        report.write_text(FLAGS.markdown_out, text + "\n")
+    if FLAGS.json_out:
+        report.write_json(FLAGS.json_out, {"machine": report.machine_description(),
+                                           "volume_shape": list(shape), "points": results})
+
+
 def main(argv):
     del argv
-    if FLAGS.what == "stage":
-        stage_main()
-    else:
-        unet_main()
+    {"stage": stage_main, "unet": unet_main, "volume": volume_main}[FLAGS.what]()
 
 
 if __name__ == "__main__":

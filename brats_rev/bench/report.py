@@ -8,6 +8,7 @@ import statistics
 import sys
 
 MIB = 2**20
+GIB = 2**30
 
 
 def machine_description():
