@@ -12,6 +12,21 @@ DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 DEPTHWISE_IMPLEMENTATIONS = ("auto", "decomposed", "grouped")
 
 
+class _ConfigMethods:
+    """`replace` and `to_dict` shared by the frozen config dataclasses."""
+
+    def replace(self, **changes):
+        """A copy with `changes` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        """JSON-ready dict (tuples as lists); `type(self)(**d)` rebuilds the same config."""
+        return {
+            field.name: list(v) if isinstance(v := getattr(self, field.name), tuple) else v
+            for field in dataclasses.fields(self)
+        }
+
+
 def _per_level(name, value, count):
     """An int broadcast to `count` levels, or a sequence of `count` positive ints, as a tuple."""
     values = (value,) * count if isinstance(value, int) else tuple(value)
@@ -31,7 +46,7 @@ def _choice(name, value, allowed):
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_ConfigMethods):
     """The reversible MBConv 3D U-Net.
 
     Attributes:
@@ -103,17 +118,6 @@ class ModelConfig:
         """Every spatial input size must be a multiple of this (2 ** (levels - 1))."""
         return 2 ** (self.levels - 1)
 
-    def replace(self, **changes):
-        """A copy with `changes` applied (and validated)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self):
-        """JSON-ready dict; `ModelConfig(**d)` rebuilds the same config."""
-        return {
-            field.name: list(v) if isinstance(v := getattr(self, field.name), tuple) else v
-            for field in dataclasses.fields(self)
-        }
-
 
 PRESETS = {
     # Our reading of Pendse et al. (BrainLes 2020): a 5-level 3D U-Net whose encoder and
@@ -161,7 +165,7 @@ def _range(name, value, lowest):
 
 
 @dataclasses.dataclass(frozen=True)
-class DataConfig:
+class DataConfig(_ConfigMethods):
     """The tf.data input pipeline: patch sampling, augmentation, batching.
 
     Spatial axes are the records' voxel axes (x, y, z); the axial plane is (x, y). Image values
@@ -234,10 +238,6 @@ class DataConfig:
                 f"Received: patch_size={self.patch_size}"
             )
 
-    def replace(self, **changes):
-        """A copy with `changes` applied (and validated)."""
-        return dataclasses.replace(self, **changes)
-
     def without_augmentation(self):
         """A copy with every augmentation probability 0 (sampling unchanged)."""
         return self.replace(**{
@@ -245,19 +245,12 @@ class DataConfig:
             if field.name.endswith("_probability") and field.name != "foreground_probability"
         })
 
-    def to_dict(self):
-        """JSON-ready dict; `DataConfig(**d)` rebuilds the same config."""
-        return {
-            field.name: list(v) if isinstance(v := getattr(self, field.name), tuple) else v
-            for field in dataclasses.fields(self)
-        }
-
 
 TTA_MODES = ("none", "flips8")
 
 
 @dataclasses.dataclass(frozen=True)
-class InferenceConfig:
+class InferenceConfig(_ConfigMethods):
     """Whole-case prediction: sliding window, test-time augmentation, labels, post-processing.
 
     Attributes:
@@ -306,17 +299,6 @@ class InferenceConfig:
             raise ValueError("`label_convention` must be a convention name or None. "
                              f"Received: label_convention={self.label_convention!r}")
 
-    def replace(self, **changes):
-        """A copy with `changes` applied (and validated)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self):
-        """JSON-ready dict; `InferenceConfig(**d)` rebuilds the same config."""
-        return {
-            field.name: list(v) if isinstance(v := getattr(self, field.name), tuple) else v
-            for field in dataclasses.fields(self)
-        }
-
 
 OPTIMIZERS = ("adamw", "sgd_nesterov")
 SCHEDULES = ("poly", "cosine")
@@ -338,7 +320,7 @@ def _boolean(name, value):
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_ConfigMethods):
     """The training loop: optimizer, schedule, length, precision, checkpoints, validation.
 
     One step is one global batch (`DataConfig.batch_size` patches over all replicas); an
@@ -431,17 +413,6 @@ class TrainConfig:
     def total_steps(self):
         """Steps of the whole run (`epochs * steps_per_epoch`)."""
         return self.epochs * self.steps_per_epoch
-
-    def replace(self, **changes):
-        """A copy with `changes` applied (and validated)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self):
-        """JSON-ready dict; `TrainConfig(**d)` rebuilds the same config."""
-        return {
-            field.name: list(v) if isinstance(v := getattr(self, field.name), tuple) else v
-            for field in dataclasses.fields(self)
-        }
 
 
 # Data and training settings that come with a model preset when training (`--preset`);
