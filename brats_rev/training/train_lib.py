@@ -55,12 +55,15 @@ class TrainResult:
         loop_seconds: wall time of this call's steps after the first one (which traces),
             everything included but validation: logging, progress bar, checkpoints.
         loop_steps: steps timed in `loop_seconds`.
+        step_seconds: the part of `loop_seconds` spent inside the distributed step calls
+            (until their results are on the host).
     """
 
     step: int
     best_mean_dice: float | None
     loop_seconds: float
     loop_steps: int
+    step_seconds: float
 
 
 def training_dataset_fn(run):
@@ -160,7 +163,8 @@ def _train_epochs(session, dataset_fn):
         logging.info("Peak memory is not logged: set %s=true before TensorFlow starts (CPU) "
                      "or run on a GPU.", summaries.BFC_VARIABLE)
     loss_scaled = isinstance(session.optimizer, keras.optimizers.LossScaleOptimizer)
-    interval, loop_start, loop_steps, validation_seconds = _Interval(), None, 0, 0.0
+    interval, loop_start, loop_steps, validation_seconds, step_seconds = (
+        _Interval(), None, 0, 0.0, 0.0)
     for epoch in range(done // config.steps_per_epoch, config.epochs):
         progress = keras.utils.Progbar(config.steps_per_epoch, verbose=int(session.chief),
                                        stateful_metrics=["learning_rate"])
@@ -168,7 +172,9 @@ def _train_epochs(session, dataset_fn):
             print(f"Epoch {epoch + 1}/{config.epochs}", flush=True)
         for index in range(int(state["step"].numpy()) % config.steps_per_epoch,
                            config.steps_per_epoch):
+            started = time.perf_counter()
             loss, norm = (float(value) for value in session.train_step(iterator))
+            step_seconds += (time.perf_counter() - started) if loop_start is not None else 0.0
             if not math.isfinite(loss) or not (loss_scaled or math.isfinite(norm)):
                 raise NonFiniteLossError(
                     f"Non-finite loss ({loss}, gradient norm {norm}) at step "
@@ -197,7 +203,7 @@ def _train_epochs(session, dataset_fn):
     loop_seconds = 0.0 if loop_start is None else (
         time.perf_counter() - loop_start - validation_seconds)
     return TrainResult(int(state["step"].numpy()), best if best >= 0 else None, loop_seconds,
-                       loop_steps)
+                       loop_steps, step_seconds)
 
 
 def build_training(run, strategy):

@@ -19,6 +19,10 @@ def test_command_line(tmp_path):
     payload = json.loads(json_out.read_text())
     assert payload["timed_steps"] == 5
     bare, loop = payload["bare_seconds_per_step"], payload["loop_seconds_per_step"]
-    assert len(bare) == len(loop) == 1 and bare[0] > 0 and loop[0] > 0
-    assert payload["overhead"] == pytest.approx(loop[0] / bare[0] - 1)
-    assert f"loop / bare = {loop[0] / bare[0]:.4f}" in done.stdout
+    inside = payload["loop_step_call_seconds_per_step"]
+    assert len(bare) == len(loop) == len(inside) == 1 and bare[0] > 0
+    assert 0 < inside[0] < loop[0]  # the step calls are part of the loop's time
+    assert payload["ab_ratio"] == pytest.approx(loop[0] / bare[0])
+    assert payload["in_loop_ratio"] == pytest.approx(loop[0] / inside[0])
+    assert f"A/B loop / bare = {loop[0] / bare[0]:.4f}" in done.stdout
+    assert f"in-loop loop / step calls = {loop[0] / inside[0]:.4f}" in done.stdout
