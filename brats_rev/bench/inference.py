@@ -1,0 +1,155 @@
+"""Whole-case inference benchmark: seconds per case, peak memory, sliding-window overhead.
+
+    python -m brats_rev.bench.inference [--preset=default] [--shape=240,240,155] \
+        [--window=128] [--overlap=0.5] [--batch_size=1] [--json_out=runs/bench/inference.json]
+
+One synthetic case (brats_rev.phantoms) of `--shape` is written as NIfTI and segmented by a
+model of `--preset` with random weights (speed and memory do not depend on the weights), no
+test-time augmentation. The measurement runs in a fresh child process with TensorFlow's BFC
+allocator on CPU (DESIGN.md §3.3), in one run:
+
+  * the sliding-window function is traced once on a window-sized image (not timed);
+  * case: read the four files, preprocess, predict, post-process, write the label NIfTI;
+  * predict: the `Predictor.predict_image` part of it (preprocessing to labels), with the
+    peak allocator bytes of that call;
+  * model calls: the same number of windows, same batch size, through the model alone in a
+    traced function; overhead = predict / model calls, in wall time and in process CPU time
+    (all threads; less sensitive to other jobs sharing the machine).
+"""
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import keras
+import nibabel as nib
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from brats_rev import phantoms
+from brats_rev.bench import isolation, report
+from brats_rev.config import InferenceConfig, preset
+from brats_rev.data.cases import find_cases
+from brats_rev.data.prepare import prepare_case
+from brats_rev.inference import outputs
+from brats_rev.inference.predictor import Predictor
+from brats_rev.inference.sliding_window import window_starts
+from brats_rev.models import build_model
+
+RESULT_PREFIX = "BRATS_REV_INFERENCE_RESULT "
+
+
+def _window_count(shape, window, overlap):
+    count = 1
+    for size, length in zip(shape, window, strict=True):
+        count *= int(window_starts(max(size, length), length, overlap).shape[0])
+    return count
+
+
+def measure(preset_name, shape, window, overlap, batch_size, workdir):
+    """The result dict of one benchmark run (see the module docstring)."""
+    keras.utils.set_random_seed(0)
+    phantoms.write_dataset(workdir, 1, "2021", shape)
+    [case], _ = find_cases(workdir)
+    predictor = Predictor(build_model(preset(preset_name)), window,
+                          InferenceConfig(overlap=overlap, batch_size=batch_size))
+    predictor.probabilities(np.zeros(window + (4,), np.float32))  # trace once
+
+    tf.config.experimental.reset_memory_stats("CPU:0")
+    start = time.perf_counter()
+    prediction, loaded = predictor.predict_case(case)
+    outputs.write_nifti(os.path.join(workdir, "prediction.nii.gz"), prediction.labels,
+                        nib.load(case.images[0]))
+    case_seconds = time.perf_counter() - start
+    peak_case = tf.config.experimental.get_memory_info("CPU:0")["peak"]
+
+    start, cpu = time.perf_counter(), time.process_time()
+    predictor.predict_image(loaded.image, case.convention)
+    predict_seconds, predict_cpu = time.perf_counter() - start, time.process_time() - cpu
+
+    crop_shape = prepare_case(loaded.image).image.shape[:3]
+    windows = _window_count(crop_shape, window, overlap)
+    model_call = tf.function(predictor.predict_windows)
+    batch = tf.random.normal((batch_size,) + window + (4,))
+    model_call(batch).numpy()  # trace
+    calls = -(-windows // batch_size)
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(calls):
+        model_call(batch).numpy()
+    model_seconds, model_cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {
+        "preset": preset_name, "shape": list(shape), "crop_shape": list(crop_shape),
+        "window": list(window), "overlap": overlap, "batch_size": batch_size,
+        "windows": windows, "model_calls": calls,
+        "case_seconds": case_seconds, "predict_seconds": predict_seconds,
+        "model_seconds": model_seconds, "overhead": predict_seconds / model_seconds,
+        "predict_cpu_seconds": predict_cpu, "model_cpu_seconds": model_cpu,
+        "cpu_overhead": predict_cpu / model_cpu,
+        "peak_bytes": int(peak_case),
+        "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "machine": report.machine_description(),
+    }
+
+
+def _arguments():
+    options = flags.FLAGS
+    return {"preset_name": options.preset,
+            "shape": tuple(int(n) for n in options.shape),
+            "window": (options.window,) * 3, "overlap": options.overlap,
+            "batch_size": options.batch_size}
+
+
+def main(argv):
+    """Parent: reruns itself in a fresh process with the BFC allocator; child: measures."""
+    del argv
+    options = flags.FLAGS
+    if os.environ.get(isolation.BFC_VARIABLE, "").lower() != "true":
+        done = subprocess.run([sys.executable, "-m", "brats_rev.bench.inference", *sys.argv[1:]],
+                              env=isolation.measurement_environment(), capture_output=True,
+                              text=True, check=False)
+        lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+        if not lines:
+            raise RuntimeError(f"inference benchmark failed (exit {done.returncode}):\n"
+                               + "\n".join(done.stderr.splitlines()[-25:]))
+        result = json.loads(lines[-1][len(RESULT_PREFIX):])
+        print(f"Inference, preset {result['preset']} (random weights), case "
+              f"{'x'.join(map(str, result['shape']))} cropped to "
+              f"{'x'.join(map(str, result['crop_shape']))}, window {result['window'][0]}^3, "
+              f"overlap {result['overlap']}, {result['windows']} windows, batch "
+              f"{result['batch_size']}, no TTA; {result['machine']['cpu']}, "
+              f"{result['machine']['cores']} cores:")
+        print(report.markdown_table(
+            ["s / case (read, predict, write)", "s predict", "s model calls alone",
+             "overhead (wall)", "overhead (CPU time)", "peak allocator MiB", "max RSS MiB"],
+            [[f"{result['case_seconds']:.1f}", f"{result['predict_seconds']:.1f}",
+              f"{result['model_seconds']:.1f}", f"{result['overhead']:.2f}x",
+              f"{result['cpu_overhead']:.2f}x",
+              f"{result['peak_bytes'] / report.MIB:.0f}",
+              f"{result['max_rss_bytes'] / report.MIB:.0f}"]]))
+        if options.json_out:
+            report.write_json(options.json_out, result)
+        return
+    with tempfile.TemporaryDirectory() as workdir:
+        result = measure(**_arguments(), workdir=workdir)
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+def define_flags():
+    """Defines this entry point's absl flags (called only when run as a program)."""
+    flags.DEFINE_string("preset", "default", "ModelConfig preset (random weights).")
+    flags.DEFINE_list("shape", ["240", "240", "155"], "Case grid x,y,z (1 mm voxels).")
+    flags.DEFINE_integer("window", 128, "Cubic sliding window edge (the training patch).",
+                         lower_bound=1)
+    flags.DEFINE_float("overlap", 0.5, "Sliding-window overlap.")
+    flags.DEFINE_integer("batch_size", 1, "Windows per model call.", lower_bound=1)
+    flags.DEFINE_string("json_out", None, "Write the result as JSON here.")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

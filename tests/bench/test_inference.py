@@ -1,0 +1,33 @@
+"""The inference benchmark: one small case in a fresh process, its table and JSON."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_command_line(tmp_path):
+    json_out = tmp_path / "inference.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "brats_rev.bench.inference", "--preset=tiny", "--shape=40,44,36",
+         "--window=16", "--overlap=0.5", "--batch_size=2", f"--json_out={json_out}"],
+        capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(json_out.read_text())
+    # A phantom brain spans most of the grid: the crop is larger than one window per axis,
+    # so each axis gets ceil((size - 16) / 8) + 1 windows.
+    crop = result["crop_shape"]
+    assert all(16 < size <= limit for size, limit in zip(crop, (40, 44, 36), strict=True))
+    expected = 1
+    for size in crop:
+        expected *= -(-(size - 16) // 8) + 1
+    assert result["windows"] == expected and result["model_calls"] == -(-expected // 2)
+    assert result["overhead"] == pytest.approx(result["predict_seconds"] / result["model_seconds"])
+    assert result["cpu_overhead"] == pytest.approx(
+        result["predict_cpu_seconds"] / result["model_cpu_seconds"])
+    assert result["case_seconds"] >= result["predict_seconds"] * 0.5
+    assert 0 < result["peak_bytes"] < result["max_rss_bytes"]
+    assert "| s / case (read, predict, write) |" in done.stdout
+    assert f"{expected} windows, batch 2, no TTA" in done.stdout
