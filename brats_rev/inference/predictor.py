@@ -128,7 +128,8 @@ class Predictor:
         return Prediction(labels, convention, probabilities, prepared.box)
 
     def predict_case(self, case):
-        """Reads, checks and segments one brats_rev.data.cases.Case (its seg is ignored).
+        """Segments one case: a brats_rev.data.cases.Case (its files are read and checked; a
+        segmentation is ignored) or an already loaded brats_rev.data.validation.LoadedCase.
 
         Returns:
           (Prediction, LoadedCase) — the LoadedCase carries the affine for writing.
@@ -136,10 +137,13 @@ class Predictor:
           CaseError: a file cannot be read or fails the checks, or prediction fails; the
             message names the case and the file.
         """
-        loaded, problems = validation.load_case(dataclasses.replace(case, seg=None))
-        if loaded is None:
-            raise CaseError("; ".join(f"{p.case_id}: {p.file}: {p.message}"
-                                      for p in errors(problems)))
+        if isinstance(case, validation.LoadedCase):
+            loaded, case = case, case.case
+        else:
+            loaded, problems = validation.load_case(dataclasses.replace(case, seg=None))
+            if loaded is None:
+                raise CaseError("; ".join(f"{p.case_id}: {p.file}: {p.message}"
+                                          for p in errors(problems)))
         try:
             return self.predict_image(loaded.image, case.convention), loaded
         except ValueError as error:

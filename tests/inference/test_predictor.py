@@ -29,6 +29,8 @@ def test_true_regions_reproduce_the_seg_file(tmp_path, release):
     assert prediction.labels.dtype == np.uint8
     np.testing.assert_array_equal(prediction.labels, seg)
     np.testing.assert_array_equal(loaded.affine, phantoms.phantom_affine(SHAPE))
+    again, _ = predictor.predict_case(loaded)  # an already loaded case
+    np.testing.assert_array_equal(again.labels, seg)
     full = prediction.full_probabilities()
     np.testing.assert_array_equal(full >= 0.5, labels.regions_from_canonical(
         labels.to_canonical(seg, layout.convention)).astype(bool))
