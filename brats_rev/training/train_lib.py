@@ -145,13 +145,67 @@ def _validate_and_keep_best(session, predict, validation_data, epoch):
                                           "mean_dice": result.mean_dice, "dice": region_dice})
 
 
+@dataclasses.dataclass
+class _Timing:
+    """Wall time of the steps after the first one of this call, validation excluded."""
+
+    loop_start: float | None = None
+    loop_steps: int = 0
+    step_seconds: float = 0.0
+    validation_seconds: float = 0.0
+
+    def loop_seconds(self):
+        if self.loop_start is None:
+            return 0.0
+        return time.perf_counter() - self.loop_start - self.validation_seconds
+
+
+def _run_epoch(session, iterator, epoch, current, memory, timing):
+    """Runs the steps of `epoch` after global step `current`; returns the new global step.
+
+    Raises NonFiniteLossError (before anything is saved) on a non-finite loss, or on a
+    non-finite gradient norm without loss scaling (the weights would be NaN).
+    """
+    config = session.run.train
+    loss_scaled = isinstance(session.optimizer, keras.optimizers.LossScaleOptimizer)
+    interval = _Interval()
+    progress = keras.utils.Progbar(config.steps_per_epoch, verbose=int(session.chief),
+                                   stateful_metrics=["learning_rate"])
+    if session.chief:
+        print(f"Epoch {epoch + 1}/{config.epochs}", flush=True)
+    for index in range(current % config.steps_per_epoch, config.steps_per_epoch):
+        started = time.perf_counter()
+        loss, norm = (float(value) for value in session.train_step(iterator))
+        if timing.loop_start is None:
+            timing.loop_start = time.perf_counter()
+        else:
+            timing.step_seconds += time.perf_counter() - started
+            timing.loop_steps += 1
+        if not math.isfinite(loss) or not (loss_scaled or math.isfinite(norm)):
+            raise NonFiniteLossError(
+                f"Non-finite loss ({loss}, gradient norm {norm}) at step {current + 1}; "
+                "stopped without saving. The last good checkpoint is "
+                f"{session.store.latest.latest_checkpoint}.")
+        current += 1
+        interval.add(loss, norm, summaries.read_peak_bytes(memory) if memory else 0)
+        values = [("loss", loss)]
+        if current % config.log_every == 0:
+            learning_rate = optimization.current_learning_rate(session.optimizer)
+            session.summaries.scalars("train", current, interval.scalars(
+                session.run.data.batch_size, learning_rate, memory is not None))
+            interval.reset()
+            values.append(("learning_rate", learning_rate))
+        progress.update(index + 1, values)
+    return current
+
+
 def _train_epochs(session, dataset_fn):
     """Runs the remaining epochs; returns TrainResult."""
     config = session.run.train
     state = session.state
-    done = int(state["step"].numpy())
+    current = int(state["step"].numpy())
     iterator = iter(session.strategy.distribute_datasets_from_function(
-        _skipping(dataset_fn, done)))
+        _skipping(dataset_fn, current)))
     validating = config.fold is not None
     if validating:
         predict = validation.make_predictor(session.model, session.run.data.patch_size,
@@ -162,48 +216,20 @@ def _train_epochs(session, dataset_fn):
     if memory is None:
         logging.info("Peak memory is not logged: set %s=true before TensorFlow starts (CPU) "
                      "or run on a GPU.", summaries.BFC_VARIABLE)
-    loss_scaled = isinstance(session.optimizer, keras.optimizers.LossScaleOptimizer)
-    interval, loop_start, loop_steps, validation_seconds, step_seconds = (
-        _Interval(), None, 0, 0.0, 0.0)
-    for epoch in range(done // config.steps_per_epoch, config.epochs):
-        progress = keras.utils.Progbar(config.steps_per_epoch, verbose=int(session.chief),
-                                       stateful_metrics=["learning_rate"])
-        if session.chief:
-            print(f"Epoch {epoch + 1}/{config.epochs}", flush=True)
-        for index in range(int(state["step"].numpy()) % config.steps_per_epoch,
-                           config.steps_per_epoch):
-            started = time.perf_counter()
-            loss, norm = (float(value) for value in session.train_step(iterator))
-            step_seconds += (time.perf_counter() - started) if loop_start is not None else 0.0
-            if not math.isfinite(loss) or not (loss_scaled or math.isfinite(norm)):
-                raise NonFiniteLossError(
-                    f"Non-finite loss ({loss}, gradient norm {norm}) at step "
-                    f"{int(state['step'].numpy()) + 1}; stopped without saving. The last "
-                    f"good checkpoint is {session.store.latest.latest_checkpoint}.")
-            current = int(state["step"].assign_add(1).numpy())
-            if loop_start is None:
-                loop_start = time.perf_counter()
-            else:
-                loop_steps += 1
-            interval.add(loss, norm, summaries.read_peak_bytes(memory) if memory else 0)
-            learning_rate = optimization.current_learning_rate(session.optimizer)
-            if current % config.log_every == 0:
-                session.summaries.scalars("train", current, interval.scalars(
-                    session.run.data.batch_size, learning_rate, memory is not None))
-                interval.reset()
-            progress.update(index + 1, [("loss", loss), ("learning_rate", learning_rate)])
+    timing = _Timing()
+    for epoch in range(current // config.steps_per_epoch, config.epochs):
+        current = _run_epoch(session, iterator, epoch, current, memory, timing)
+        state["step"].assign(current)
         state["epoch"].assign(epoch + 1)
         session.store.save(current)
         if validating and ((epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs):
             started = time.perf_counter()
             _validate_and_keep_best(session, predict, validation_data, epoch)
-            validation_seconds += time.perf_counter() - started
+            timing.validation_seconds += time.perf_counter() - started
         session.summaries.flush()
     best = float(state["best_mean_dice"].numpy())
-    loop_seconds = 0.0 if loop_start is None else (
-        time.perf_counter() - loop_start - validation_seconds)
-    return TrainResult(int(state["step"].numpy()), best if best >= 0 else None, loop_seconds,
-                       loop_steps, step_seconds)
+    return TrainResult(current, best if best >= 0 else None, timing.loop_seconds(),
+                       timing.loop_steps, timing.step_seconds)
 
 
 def build_training(run, strategy):
