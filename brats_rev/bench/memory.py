@@ -170,6 +170,8 @@ def unet_main():
     for axis, values in (("patch", FLAGS.patches), ("blocks", FLAGS.blocks),
                          ("width", FLAGS.widths)):
         values = [int(v) for v in values]
+        if not values:
+            continue
         print(f"U-Net ({FLAGS.preset}) sweep over {AXES[axis]}:", flush=True)
         sweeps[axis] = {"values": values,
                         "peak_bytes": unet_sweep.sweep(probe, FLAGS.modes, axis, values, fixed,
@@ -191,15 +193,25 @@ def unet_main():
             probe, FLAGS.modes, FLAGS.budget_mb * report.MIB, fixed, edges,
             list(range(1, FLAGS.max_blocks + 1)), widths, FLAGS.jobs)
         ratios = unet_sweep.budget_ratios(found) if {"plain", "reversible"} <= set(found) else {}
-        budget = {"budget_mb": FLAGS.budget_mb, "found": found, "ratios": ratios}
-        rows = [[m, found[m]["patch_edge"], found[m]["blocks"], found[m]["base_width"]]
+        largest = {"patch_edge": edges[-1], "blocks": FLAGS.max_blocks, "base_width": widths[-1]}
+        capped = {m: [k for k, v in found[m].items() if v == largest[k]] for m in FLAGS.modes}
+        budget = {"budget_mb": FLAGS.budget_mb, "found": found, "ratios": ratios,
+                  "largest_tried": largest, "capped": capped}
+        rows = [[m, *(f"≥ {found[m][k]} (largest tried)" if k in capped[m] else found[m][k]
+                      for k in largest)]
                 for m in FLAGS.modes]
         markdown += ["", f"Largest that fits {FLAGS.budget_mb} MiB:", "",
                      report.markdown_table(["mode", "patch edge", "couplings per level",
                                             "base width"], rows)]
         if ratios:
-            rows = [[k, "-" if v is None else f"{v:.2f}x", f"{unet_sweep.PAPER_RATIOS[k]}x"]
-                    for k, v in ratios.items()]
+            keys = dict(zip(ratios, largest, strict=True))
+
+            def shown(name, ratio):
+                if ratio is None or keys[name] in capped["plain"]:
+                    return "- (raise the largest tried)" if ratio else "-"
+                return ("≥ " if keys[name] in capped["reversible"] else "") + f"{ratio:.2f}x"
+
+            rows = [[k, shown(k, v), f"{unet_sweep.PAPER_RATIOS[k]}x"] for k, v in ratios.items()]
             markdown += ["", report.markdown_table(["reversible / plain", "measured", "paper"],
                                                    rows)]
     text = "\n".join(markdown)
@@ -211,12 +223,14 @@ def unet_main():
                                            "sweeps": sweeps, "budget": budget,
                                            "points": probe.points})
     if FLAGS.plot_out:
+        limit = {"limit": (FLAGS.budget_mb, "budget")} if FLAGS.budget_mb else {}
         report.plot_panels(FLAGS.plot_out, [
-            {"series": {m: (data["values"], [b / report.MIB for b in data["peak_bytes"][m]])
-                        for m in FLAGS.modes},
-             "xlabel": AXES[axis], "ylabel": "peak MiB per step",
-             "title": f"{FLAGS.preset} U-Net vs {axis}"}
-            for axis, data in sweeps.items()
+            {"series": {m: (xs, [b / report.MIB for b in ys]) for m, (xs, ys) in curves.items()},
+             "xlabel": AXES[axis] + ("" if axis == "patch" else f" at {FLAGS.sweep_patch}^3"),
+             "ylabel": "worst peak MiB per step", "title": f"{FLAGS.preset} U-Net vs {axis}",
+             **limit}
+            for axis, curves in sorted(unet_sweep.measured_curves(probe.points).items(),
+                                       key=lambda item: list(AXES).index(item[0]))
         ])
 
 

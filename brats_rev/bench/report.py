@@ -78,7 +78,8 @@ def plot_panels(path, panels):
 
     Args:
         path: output .png path (parents created).
-        panels: list of {"series": {label: (xs, ys)}, "xlabel", "ylabel", "title"}.
+        panels: list of {"series": {label: (xs, ys)}, "xlabel", "ylabel", "title"}, each
+            optionally with "limit": (y, label), drawn as a dashed horizontal line.
     """
     import matplotlib
 
@@ -90,6 +91,8 @@ def plot_panels(path, panels):
     for ax, panel in zip(axes[0], panels, strict=True):
         for label, (xs, ys) in panel["series"].items():
             ax.plot(xs, ys, marker="o", label=label)
+        if "limit" in panel:
+            ax.axhline(panel["limit"][0], color="grey", linestyle="--", label=panel["limit"][1])
         ax.set_xlabel(panel["xlabel"])
         ax.set_ylabel(panel["ylabel"])
         ax.set_title(panel["title"])

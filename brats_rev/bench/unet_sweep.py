@@ -132,6 +132,34 @@ def budget_ratios(found, mode="reversible", reference="plain"):
     }
 
 
+def measured_curves(points):
+    """Every measured point of a UnetProbe, as curves of worst peak bytes along each axis.
+
+    A point belongs to the "blocks" axis if it set the couplings, to "width" if it set the
+    filters, else to "patch" (its cubic edge), so sweeps and budget searches both contribute.
+
+    Returns:
+        {axis: {mode: (sorted values, worst peak bytes at each)}}.
+    """
+    worst = {}
+    for point in points:
+        changes = point["spec"]["changes"]
+        if "encoder_blocks" in changes:
+            axis, value = "blocks", changes["encoder_blocks"]
+        elif "filters" in changes:
+            axis, value = "width", changes["filters"][0]
+        else:
+            axis, value = "patch", point["spec"]["patch"][0]
+        key = (axis, changes["block_mode"], value)
+        worst[key] = max(worst.get(key, 0), point["peak_bytes"])
+    curves = {}
+    for (axis, mode, value), peak in sorted(worst.items()):
+        xs, ys = curves.setdefault(axis, {}).setdefault(mode, ([], []))
+        xs.append(value)
+        ys.append(peak)
+    return curves
+
+
 def sweep(probe, modes, axis, values, fixed_patch, jobs=1):
     """Peak bytes along one axis for each mode.
 

@@ -84,6 +84,24 @@ def test_sweep_keeps_values_in_order_whatever_the_jobs(jobs):
     }
 
 
+def test_measured_curves_sort_every_point_onto_its_axis():
+    peaks = iter([500, 300, 200, 250, 900, 400, 100])
+    probe = unet_sweep.UnetProbe("default", (32, 64, 128, 256, 320),
+                                 runner=lambda spec: {"spec": spec, "peak_bytes": next(peaks)})
+    probe.peak_bytes("plain", (48, 48, 48))
+    probe.peak_bytes("plain", (32, 32, 32))
+    probe.peak_bytes("plain", (32, 32, 32), blocks=1)
+    probe.peak_bytes("plain", (32, 32, 32), blocks=1)  # a repeat: the worst counts
+    probe.peak_bytes("plain", (32, 32, 32), blocks=4)
+    probe.peak_bytes("reversible", (32, 32, 32), base_width=64)
+    probe.peak_bytes("reversible", (32, 32, 32), base_width=16)
+    assert unet_sweep.measured_curves(probe.points) == {
+        "patch": {"plain": ([32, 48], [300, 500])},
+        "blocks": {"plain": ([1, 4], [250, 900])},
+        "width": {"reversible": ([16, 64], [100, 400])},
+    }
+
+
 def test_repeats_take_the_worst_peak():
     peaks = iter([100, 300, 200])
     probe = unet_sweep.UnetProbe("tiny", (8, 16, 32), repeats=3,
