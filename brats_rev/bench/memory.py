@@ -2,16 +2,18 @@
 
     python -m brats_rev.bench.memory --what=stage --num_blocks=1,2,4,8 \
         --json_out=runs/memory_stage.json --plot_out=runs/memory_stage.png
-    python -m brats_rev.bench.memory --what=unet --preset=default --budget_mb=1024 \
+    python -m brats_rev.bench.memory --what=unet \
         --json_out=runs/memory_unet.json --markdown_out=runs/memory_unet.md \
         --plot_out=runs/memory_unet.png
+    python -m brats_rev.bench.memory --what=volume --modes=reversible,plain
 
 Each point runs in a fresh process with the BFC allocator (`brats_rev.bench.isolation`).
 Stage tables show the median peak in MiB and, with --repeats > 1, the min-max spread; the
 summary ratios use the worst case (largest peak). Peak bytes include the resident weights,
-optimizer slots and input. --what=unet sweeps patch edge, blocks per level and base width,
-then (with --budget_mb) searches what each mode fits in the budget; see
-`brats_rev.bench.unet_sweep`.
+optimizer slots and input. --what=unet searches what each mode fits in --budget_mb (the
+largest patch edge, the most couplings per level, the widest base width) and plots every
+point it measured; --patches, --blocks and --widths add sweeps (`brats_rev.bench.unet_sweep`).
+--what=volume measures one step on the whole BraTS volume (`brats_rev.bench.volume`).
 """
 
 from absl import app, flags
@@ -23,24 +25,27 @@ from brats_rev.layers.reversible import MODES
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("what", "stage", ["stage", "unet", "volume"], "Workload to measure: a "
                   "ReversibleStage, U-Net sweeps and budget search, or whole-volume steps.")
-flags.DEFINE_list("modes", list(MODES), "Block modes to compare.")
+flags.DEFINE_list("modes", None, "Block modes to compare (default: all three for "
+                  "--what=stage, reversible and plain otherwise).")
 flags.DEFINE_list("num_blocks", ["1", "2", "4", "8"], "Stage: couplings per stage.")
 flags.DEFINE_list("shape", ["48", "48", "48"], "Stage: input depth, height, width (voxels).")
 flags.DEFINE_integer("batch", 1, "Batch size.")
 flags.DEFINE_integer("filters", 32, "Stage: channels.")
 flags.DEFINE_float("expand_ratio", 4, "Stage: MBConv expansion.")
 flags.DEFINE_enum("preset", "default", sorted(config_lib.PRESETS), "U-Net: model preset.")
-flags.DEFINE_list("patches", ["32", "48", "64"], "U-Net: cubic patch edges to sweep.")
-flags.DEFINE_list("blocks", ["1", "2", "3", "4"], "U-Net: couplings per level to sweep.")
-flags.DEFINE_list("widths", ["16", "32", "48"], "U-Net: base widths to sweep.")
+flags.DEFINE_list("patches", [], "U-Net: cubic patch edges to sweep (the budget search "
+                  "measures and plots its own points).")
+flags.DEFINE_list("blocks", [], "U-Net: couplings per level to sweep.")
+flags.DEFINE_list("widths", [], "U-Net: base widths to sweep.")
 flags.DEFINE_integer("sweep_patch", 32, "U-Net: cubic patch edge of the blocks/width sweeps "
                      "and searches.")
-flags.DEFINE_integer("budget_mb", 0, "U-Net: memory budget in MiB to search (0: no search).")
+flags.DEFINE_integer("budget_mb", 1024, "U-Net: memory budget in MiB to search (0: no "
+                     "search). The default keeps a CPU run to minutes.")
 flags.DEFINE_integer("max_edge", 240, "U-Net search: largest patch edge tried.")
 flags.DEFINE_integer("edge_step", 16, "U-Net search: patch edge step.")
-flags.DEFINE_integer("max_blocks", 32, "U-Net search: most couplings per level tried.")
+flags.DEFINE_integer("max_blocks", 8, "U-Net search: most couplings per level tried.")
 flags.DEFINE_integer("width_step", 8, "U-Net search: base width step.")
-flags.DEFINE_integer("max_width", 256, "U-Net search: widest base width tried.")
+flags.DEFINE_integer("max_width", 128, "U-Net search: widest base width tried.")
 flags.DEFINE_bool("jit_compile", False, "Compile the training step with XLA.")
 flags.DEFINE_integer("repeats", 1, "Fresh processes per point (stage: median and spread "
                      "reported; U-Net: the worst peak counts).")
@@ -266,6 +271,8 @@ def volume_main():
 
 def main(argv):
     del argv
+    if FLAGS.modes is None:
+        FLAGS.modes = list(MODES) if FLAGS.what == "stage" else ["reversible", "plain"]
     {"stage": stage_main, "unet": unet_main, "volume": volume_main}[FLAGS.what]()
 
 
