@@ -250,6 +250,10 @@ def build_training(run, strategy):
 def train(run, model_dir, strategy, dataset_fn=None):
     """Trains (or resumes) the run described by `run` in `model_dir` under `strategy`.
 
+    Process-wide effects: seeds Python, NumPy and TensorFlow with `train.seed`, sets
+    tf.random's global generator, and with `train.deterministic` enables TensorFlow op
+    determinism.
+
     Args:
         run: a resolved `run_config.RunConfig`.
         model_dir: the run directory (config.json, checkpoints/, best/, logs/, model.keras).
