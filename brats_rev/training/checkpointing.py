@@ -85,9 +85,8 @@ class CheckpointStore:
         """Restores the whole state of the best checkpoint; False if there is none.
 
         The whole checkpoint, not `tf.train.Checkpoint(model=...)` alone: with Keras 3.15 the
-        TensorFlow object graph of the model does not reach layers kept in Python lists (the
-        couplings of a ReversibleStage); their weights are restored through the optimizer's
-        variable list.
+        TensorFlow object graph of a model does not reach sublayers kept in Python lists; the
+        optimizer's variable list reaches every trainable weight.
         """
         if self.best.latest_checkpoint is None:
             return False
