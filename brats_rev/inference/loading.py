@@ -63,31 +63,24 @@ def _load_keras(path):
 
 
 def _load_checkpoint(prefix, model_config):
-    """A model built from `model_config` with the weights of checkpoint `prefix`.
+    """A model built from `model_config` with the `model` weights of checkpoint `prefix`.
 
-    Training checkpoints hold tf.train.Checkpoint(model=model, optimizer=optimizer, ...).
-    `tf.train.Checkpoint` does not see every layer of the U-Net (the couplings of a
-    `ReversibleStage` live in a Keras-tracked list), but it does see the optimizer's list of
-    the variables it trains, which Keras 3 optimizers keep as `_trainable_variables` in
-    `model.trainable_variables` order. So the weights are restored through both paths: the
-    model's, and a stand-in for the optimizer holding that list.
+    Training checkpoints hold tf.train.Checkpoint(model=model, optimizer=..., ...); only the
+    model is read.
 
     Raises:
-      ValueError: a model weight has no value in the checkpoint (e.g. a checkpoint of the
-        model alone), or shapes do not match the configuration.
+      ValueError: a model weight has no value in the checkpoint, or shapes do not match the
+        configuration.
     """
     model = build_model(model_config)
-    optimizer_variables = tf.train.Checkpoint(
-        _trainable_variables=list(model.trainable_variables))
     try:
-        status = tf.train.Checkpoint(model=model, optimizer=optimizer_variables).restore(prefix)
+        status = tf.train.Checkpoint(model=model).read(prefix)
         status.expect_partial()  # optimizer slots and step counters are not needed
         status.assert_existing_objects_matched()
     except (AssertionError, ValueError) as error:
         raise ValueError(
-            f"Checkpoint {prefix!r} does not hold every weight of the configured model (a "
-            "training checkpoint holds model= and optimizer=); use the run's model.keras. "
-            f"{str(error)[:300]}") from None
+            f"Checkpoint {prefix!r} does not hold every weight of the configured model; is it "
+            f"a checkpoint of this configuration? {str(error)[:300]}") from None
     return model
 
 

@@ -160,8 +160,10 @@ class ReversibleStage(ResidualStreamLayer):
         super().__init__(**kwargs)
         self.num_blocks = check_positive_int("num_blocks", num_blocks)
         self.mode = check_choice("mode", mode, MODES)
-        self.couplings = [
-            AdditiveCoupling(
+        # One attribute per coupling (not a list): TensorFlow checkpoints track a Keras
+        # layer's attributes but not the contents of its lists.
+        for i in range(num_blocks):
+            setattr(self, f"coupling_{i}", AdditiveCoupling(
                 filters,
                 expand_ratio=expand_ratio,
                 kernel_size=kernel_size,
@@ -171,10 +173,13 @@ class ReversibleStage(ResidualStreamLayer):
                 depthwise_implementation=depthwise_implementation,
                 dtype=self.dtype_policy,
                 name=f"coupling_{i}",
-            )
-            for i in range(num_blocks)
-        ]
+            ))
         self.filters = filters
+
+    @property
+    def couplings(self):
+        """The AdditiveCoupling layers, first to last."""
+        return [getattr(self, f"coupling_{i}") for i in range(self.num_blocks)]
 
     def build(self, input_shape):
         for coupling in self.couplings:

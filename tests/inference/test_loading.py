@@ -69,13 +69,24 @@ def test_checkpoint_folder_alone(tmp_path, trained):
     assert _weights_equal(loaded.model, first) and loaded.window_size == (16, 16, 16)
 
 
-def test_checkpoint_of_the_model_alone_is_refused(tmp_path, trained):
-    """tf.train.Checkpoint(model=...) misses the couplings' weights: loading must refuse it."""
-    _write_run(str(tmp_path), trained[0])
+def test_checkpoint_of_the_model_alone_loads(tmp_path, trained):
     folder = tmp_path / "model_only"
     tf.train.CheckpointManager(tf.train.Checkpoint(model=trained[0]), str(folder), 1).save()
+    loaded = load_model(str(folder), (16, 16, 16), preset_name="tiny")
+    assert _weights_equal(loaded.model, trained[0])
+
+
+def test_checkpoint_missing_a_weight_is_refused(tmp_path):
+    """A checkpoint of a shallower model lacks the second couplings: refuse, never keep random
+    weights."""
+    folder = tmp_path / "shallow"
+    shallow = build_model(CONFIG)
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=shallow), str(folder), 1).save()
+    with open(tmp_path / "config.json", "w") as handle:
+        json.dump({"model": CONFIG.replace(encoder_blocks=2).to_dict(),
+                   "data": DataConfig(patch_size=16, rotate90_probability=0).to_dict()}, handle)
     with pytest.raises(ValueError, match="does not hold every weight of the configured model"):
-        load_model(str(folder), (16, 16, 16), preset_name="tiny")
+        load_model(str(folder))
 
 
 def test_model_keras_preferred_to_checkpoints(tmp_path, trained):

@@ -123,3 +123,26 @@ def test_keras_file_reloads_in_a_fresh_process(tmp_path):
     assert f"RELOADED {len(model.weights)}" in done.stdout
     assert keras.saving.get_registered_name(type(model.get_layer("encoder_0"))) == (
         "brats_rev>ReversibleStage")
+
+
+def test_tensorflow_checkpoint_holds_and_restores_every_weight(tmp_path):
+    config = preset("tiny", encoder_blocks=2, decoder_blocks=2)
+    keras.utils.set_random_seed(1)
+    trained = build_model(config)
+    prefix = tf.train.Checkpoint(model=trained).write(str(tmp_path / "ckpt"))
+    stored = [name for name in tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+              if name.startswith("model/") and name.endswith("VARIABLE_VALUE")]
+    assert len(stored) == len(trained.weights)
+    keras.utils.set_random_seed(2)
+    fresh = build_model(config)
+    coupling_kernel = "encoder_0/coupling_1/g/expand/kernel"
+    assert coupling_kernel in [w.path for w in fresh.weights]
+
+    def kernel(model):
+        return next(w.numpy() for w in model.weights if w.path == coupling_kernel)
+
+    assert not np.array_equal(kernel(fresh), kernel(trained))
+    tf.train.Checkpoint(model=fresh).read(prefix).assert_existing_objects_matched()
+    np.testing.assert_array_equal(kernel(fresh), kernel(trained))
+    for restored, original in zip(fresh.weights, trained.weights, strict=True):
+        np.testing.assert_array_equal(restored.numpy(), original.numpy())
