@@ -239,6 +239,24 @@ def unet_main():
         ])
 
 
+def _printing_runner(spec):
+    """Runs `spec` in a fresh process and prints its peak as soon as it is known."""
+    result = isolation.run_in_fresh_process(spec)
+    print(f"  {'x'.join(map(str, spec['patch']))}: {result['peak_bytes'] / report.GIB:.2f} GiB",
+          flush=True)
+    return result
+
+
+def _volume_peak(point):
+    """Table cell of a volume point: measured GiB, extrapolated GiB, or why it failed."""
+    peak = "-" if point["peak_bytes"] is None else f"{point['peak_bytes'] / report.GIB:.2f}"
+    if point["measured"]:
+        return peak
+    if "failed" in point:
+        return f"failed ({point['failed'][:80]}); predicted {peak}"
+    return f"({peak} extrapolated)"
+
+
 def volume_main():
     """--what=volume: one training step on the whole volume, per mode and dtype."""
     preset = config_lib.PRESETS[FLAGS.preset]
@@ -250,14 +268,11 @@ def volume_main():
         for dtype in FLAGS.dtypes:
             print(f"U-Net ({FLAGS.preset}) {mode} {dtype}:", flush=True)
             points = volume.volume_points(
-                isolation.run_in_fresh_process, FLAGS.preset, mode, dtype, shape, fractions,
+                _printing_runner, FLAGS.preset, mode, dtype, shape, fractions,
                 preset.size_multiple, FLAGS.max_gb * report.GIB)
             results[f"{mode}/{dtype}"] = points
-            for point in points:
-                peak = f"{point['peak_bytes'] / report.GIB:.2f}"
-                rows.append([mode, dtype, "x".join(map(str, point["shape"])),
-                             peak if point["measured"] else f"({peak} extrapolated)"])
-                print(f"  {rows[-1][2]}: {rows[-1][3]} GiB", flush=True)
+            rows += [[mode, dtype, "x".join(map(str, point["shape"])), _volume_peak(point)]
+                     for point in points]
     text = (f"U-Net preset `{FLAGS.preset}`, batch 1, one training step; peak allocator GiB "
             "(extrapolated points: least-squares line through the measured ones, not run):\n\n"
             + report.markdown_table(["mode", "dtype", "volume", "peak GiB"], rows))

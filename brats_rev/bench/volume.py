@@ -5,7 +5,9 @@ slots are constant and every activation scales with the volume. Each (mode, dtyp
 measured at growing fractions of the volume's edges, smallest first. A point whose peak,
 predicted by the least-squares line through the points measured so far, exceeds `max_bytes`
 is not run (it would exhaust the machine): it is reported as extrapolated, never as measured,
-and the larger fractions of that (mode, dtype) are not tried.
+and the larger fractions of that (mode, dtype) are not tried. A point whose process fails
+(for instance killed by the kernel when the machine runs out of memory) is reported with the
+reason, and the larger fractions are extrapolated.
 """
 
 import math
@@ -38,7 +40,8 @@ def volume_points(runner, preset, mode, dtype, shape, fractions, multiple, max_b
         max_bytes: points predicted above this are extrapolated instead of measured.
 
     Returns:
-        A list of {"shape", "voxels", "peak_bytes", "measured"} dicts, one per distinct shape.
+        A list of {"shape", "voxels", "peak_bytes", "measured"} dicts, one per distinct shape;
+        a failed point has "failed" (the reason) and, if predictable, the predicted peak.
     """
     points = []
     shapes = []
@@ -49,17 +52,21 @@ def volume_points(runner, preset, mode, dtype, shape, fractions, multiple, max_b
     for patch in shapes:
         voxels = math.prod(patch)
         measured = [p for p in points if p["measured"]]
+        predicted = None
         if len(measured) >= 2:
             intercept, slope = affine_fit([p["voxels"] for p in measured],
                                           [p["peak_bytes"] for p in measured])
-            predicted = intercept + slope * voxels
-            if predicted > max_bytes or not points[-1]["measured"]:
-                points.append({"shape": list(patch), "voxels": voxels,
-                               "peak_bytes": int(predicted), "measured": False})
-                continue
+            predicted = int(intercept + slope * voxels)
+        point = {"shape": list(patch), "voxels": voxels, "peak_bytes": predicted,
+                 "measured": False}
+        if predicted is not None and (predicted > max_bytes or not points[-1]["measured"]):
+            points.append(point)
+            continue
         spec = {"what": "unet", "preset": preset, "patch": list(patch),
                 "changes": {"block_mode": mode, "dtype_policy": dtype}}
-        result = runner(spec)
-        points.append({"shape": list(patch), "voxels": voxels,
-                       "peak_bytes": int(result["peak_bytes"]), "measured": True})
+        try:
+            point.update(peak_bytes=int(runner(spec)["peak_bytes"]), measured=True)
+        except RuntimeError as error:
+            point["failed"] = str(error).splitlines()[0]
+        points.append(point)
     return points

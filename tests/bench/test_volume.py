@@ -49,3 +49,23 @@ def test_everything_is_measured_under_a_generous_limit_and_duplicates_collapse()
     assert [tuple(spec["patch"]) for spec in calls] == [(16, 16, 16), (64, 64, 32)]
     assert all(p["measured"] for p in points)
     assert points[-1]["peak_bytes"] == 1_000 + 10 * 64 * 64 * 32
+
+
+def test_a_failed_point_is_reported_and_the_larger_ones_extrapolated():
+    calls = []
+    good = _runner(calls)
+
+    def runner(spec):
+        if spec["patch"] == [48, 48, 48]:
+            calls.append(spec)
+            raise RuntimeError("memory probe failed (exit code -9) for spec ...\nstderr tail")
+        return good(spec)
+
+    points = volume.volume_points(runner, "default", "reversible", "float32", (160, 160, 160),
+                                  [0.1, 0.2, 0.3, 1.0], 16, max_bytes=10**12)
+    assert [tuple(spec["patch"]) for spec in calls] == [(16, 16, 16), (32, 32, 32), (48, 48, 48)]
+    assert points[2] == {"shape": [48, 48, 48], "voxels": 48**3, "measured": False,
+                         "peak_bytes": 1_000 + 10 * 48**3,
+                         "failed": "memory probe failed (exit code -9) for spec ..."}
+    assert points[3]["measured"] is False and "failed" not in points[3]
+    assert points[3]["peak_bytes"] == 1_000 + 10 * 160**3
