@@ -209,12 +209,11 @@ def unet_main():
                      report.markdown_table(["mode", "patch edge", "couplings per level",
                                             "base width"], rows)]
         if ratios:
-            keys = dict(zip(ratios, largest, strict=True))
-
             def shown(name, ratio):
-                if ratio is None or keys[name] in capped["plain"]:
+                quantity = unet_sweep.RATIO_QUANTITIES[name]
+                if ratio is None or quantity in capped["plain"]:
                     return "- (raise the largest tried)" if ratio else "-"
-                return ("≥ " if keys[name] in capped["reversible"] else "") + f"{ratio:.2f}x"
+                return ("≥ " if quantity in capped["reversible"] else "") + f"{ratio:.2f}x"
 
             rows = [[k, shown(k, v), f"{unet_sweep.PAPER_RATIOS[k]}x"] for k, v in ratios.items()]
             markdown += ["", report.markdown_table(["reversible / plain", "measured", "paper"],

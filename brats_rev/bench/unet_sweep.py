@@ -15,6 +15,8 @@ from brats_rev.bench import isolation
 from brats_rev.bench.search import largest_fitting
 
 PAPER_RATIOS = {"voxels": 3.0, "depth": 1.25, "width": 2.0}
+# Which searched quantity each ratio compares (voxels: the cube of the patch edge ratio).
+RATIO_QUANTITIES = {"voxels": "patch_edge", "depth": "blocks", "width": "base_width"}
 
 
 def scaled_filters(filters, base):
@@ -125,11 +127,8 @@ def budget_ratios(found, mode="reversible", reference="plain"):
             return None
         return (ours[key] / theirs[key]) ** power
 
-    return {
-        "voxels": ratio("patch_edge", 3),
-        "depth": ratio("blocks"),
-        "width": ratio("base_width"),
-    }
+    return {name: ratio(key, 3 if name == "voxels" else 1)
+            for name, key in RATIO_QUANTITIES.items()}
 
 
 def measured_curves(points):

@@ -59,7 +59,8 @@ def volume_points(runner, preset, mode, dtype, shape, fractions, multiple, max_b
             predicted = int(intercept + slope * voxels)
         point = {"shape": list(patch), "voxels": voxels, "peak_bytes": predicted,
                  "measured": False}
-        if predicted is not None and (predicted > max_bytes or not points[-1]["measured"]):
+        after_failure = bool(points) and not points[-1]["measured"]
+        if after_failure or (predicted is not None and predicted > max_bytes):
             points.append(point)
             continue
         spec = {"what": "unet", "preset": preset, "patch": list(patch),

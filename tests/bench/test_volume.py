@@ -69,3 +69,18 @@ def test_a_failed_point_is_reported_and_the_larger_ones_extrapolated():
                          "failed": "memory probe failed (exit code -9) for spec ..."}
     assert points[3]["measured"] is False and "failed" not in points[3]
     assert points[3]["peak_bytes"] == 1_000 + 10 * 160**3
+
+
+def test_nothing_larger_runs_after_an_early_failure():
+    calls = []
+
+    def runner(spec):
+        calls.append(spec)
+        raise RuntimeError("memory probe failed (exit code -9)")
+
+    points = volume.volume_points(runner, "default", "plain", "float32", (160, 160, 160),
+                                  [0.1, 0.2, 1.0], 16, max_bytes=10**12)
+    assert len(calls) == 1
+    assert [p["measured"] for p in points] == [False, False, False]
+    assert points[0]["failed"] == "memory probe failed (exit code -9)"
+    assert [p["peak_bytes"] for p in points] == [None, None, None]
