@@ -8,20 +8,16 @@ folder or a dataset root (searched recursively). Writes `prediction_report.json`
 `--output_dir` and exits with status 1 if any case failed. See docs/INFERENCE.md.
 """
 
-import json
 import os
 
 from absl import app, flags
 
 from brats_rev import labels
 from brats_rev.config import TTA_MODES, InferenceConfig
-from brats_rev.data import atomic
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import batch
 from brats_rev.inference.predictor import Predictor
 from brats_rev.progress import Progress
-
-REPORT_NAME = "prediction_report.json"
 
 
 def _inference_config(options):
@@ -51,16 +47,9 @@ def main(argv):
     os.makedirs(options.output_dir, exist_ok=True)
     report = batch.predict_cases(predictor, cases, options.output_dir, output_options,
                                  Progress(len(cases), failure="failed"))
-    report["failed"] = [p.to_json() for p in problems] + report["failed"]
-    document = {"model": options.model, "input": options.input,
-                "window_size": list(predictor.window_size), "config": config.to_dict(), **report}
-    atomic.write_text(os.path.join(options.output_dir, REPORT_NAME),
-                      json.dumps(document, indent=2) + "\n")
-    print(f"{len(report['written'])} written, {len(report['skipped'])} skipped (output exists; "
-          f"--overwrite replaces), {len(report['failed'])} failed -> {options.output_dir}")
-    for failure in report["failed"]:
-        print(f"failed: {failure['case_id']}: {failure['file']}: {failure['problem']}")
-    return 1 if report["failed"] else 0
+    header = {"model": options.model, "input": options.input,
+              "window_size": list(predictor.window_size), "config": config.to_dict()}
+    return batch.write_report(options.output_dir, header, report, problems)
 
 
 def define_flags():

@@ -7,16 +7,19 @@ is kept unless `overwrite`; writes are atomic.
 """
 
 import dataclasses
+import json
 import os
 
 import nibabel as nib
 import numpy as np
 
+from brats_rev.data import atomic
 from brats_rev.inference import outputs
 from brats_rev.inference.predictor import CaseError
 
 PROBABILITY_DTYPES = ("uint8", "float32")
 PROBABILITIES_SUFFIX = "_probabilities.nii.gz"
+REPORT_NAME = "prediction_report.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +60,13 @@ def _write_probabilities(path, prediction, reference, dtype):
 def predict_cases(predictor, cases, output_dir, options, progress=None):
     """Predicts `cases` (brats_rev.data.cases.Case) into `output_dir`.
 
+    Args:
+      predictor: any object whose `predict_case(case)` returns (Prediction, anything): the
+        local brats_rev.inference.predictor.Predictor or a remote one (brats_rev.serving.client).
+      cases: the cases, in order.
+      output_dir: existing folder for the outputs.
+      options: OutputOptions.
+      progress: brats_rev.progress.Progress updated after each case, or None.
     Returns:
       {"written": [case ids], "skipped": [case ids whose output exists],
        "failed": [{"case_id", "file", "problem"}]}; a failure does not stop the other cases.
@@ -86,3 +96,25 @@ def predict_cases(predictor, cases, output_dir, options, progress=None):
         if progress is not None:
             progress.update(rejected=failed)
     return report
+
+
+def write_report(output_dir, header, report, problems):
+    """Finishes a run: writes `output_dir`/REPORT_NAME and prints the summary and failures.
+
+    Args:
+      output_dir: the outputs' folder.
+      header: dict of what was run (model, input, settings), written before the report.
+      report: the dict predict_cases returned.
+      problems: brats_rev.data.problems.Problem list of cases find_cases could not use; they
+        are reported as failures ahead of the others.
+    Returns:
+      The exit status: 1 if any case failed, else 0.
+    """
+    failed = [p.to_json() for p in problems] + report["failed"]
+    document = {**header, **report, "failed": failed}
+    atomic.write_text(os.path.join(output_dir, REPORT_NAME), json.dumps(document, indent=2) + "\n")
+    print(f"{len(report['written'])} written, {len(report['skipped'])} skipped (output exists; "
+          f"--overwrite replaces), {len(failed)} failed -> {output_dir}")
+    for failure in failed:
+        print(f"failed: {failure['case_id']}: {failure['file']}: {failure['problem']}")
+    return 1 if failed else 0

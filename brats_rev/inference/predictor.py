@@ -29,6 +29,25 @@ class CaseError(ValueError):
     """A case that cannot be predicted; the message names the case and the file."""
 
 
+def load_images(case):
+    """Reads and checks the images of `case` (a brats_rev.data.cases.Case; its segmentation
+    is ignored); an already loaded brats_rev.data.validation.LoadedCase is returned as is.
+
+    Returns:
+      LoadedCase.
+    Raises:
+      CaseError: a file cannot be read or fails the checks; the message names the case and
+        the file.
+    """
+    if isinstance(case, validation.LoadedCase):
+        return case
+    loaded, problems = validation.load_case(dataclasses.replace(case, seg=None))
+    if loaded is None:
+        raise CaseError("; ".join(f"{p.case_id}: {p.file}: {p.message}"
+                                  for p in errors(problems)))
+    return loaded
+
+
 @dataclasses.dataclass(frozen=True)
 class Prediction:
     """The result for one case.
@@ -137,13 +156,8 @@ class Predictor:
           CaseError: a file cannot be read or fails the checks, or prediction fails; the
             message names the case and the file.
         """
-        if isinstance(case, validation.LoadedCase):
-            loaded, case = case, case.case
-        else:
-            loaded, problems = validation.load_case(dataclasses.replace(case, seg=None))
-            if loaded is None:
-                raise CaseError("; ".join(f"{p.case_id}: {p.file}: {p.message}"
-                                          for p in errors(problems)))
+        loaded = load_images(case)
+        case = loaded.case
         try:
             return self.predict_image(loaded.image, case.convention), loaded
         except ValueError as error:
