@@ -11,7 +11,7 @@ Files are written exactly as a release names them (`brats_rev.data.layouts`), im
 uint8 in the release's label convention, with a 1 mm affine that flips x and y as the releases do.
 
     python -m brats_rev.phantoms --output_dir=/tmp/brats --num_cases=4 --release=2021 \
-        [--shape=240,240,155] [--extension=.nii] [--nowith_seg]
+        [--shape=240,240,155] [--extension=.nii] [--nowith_seg] [--seed=0] [--first_case=0]
 """
 
 import dataclasses
@@ -133,15 +133,19 @@ def write_phantom(phantom, output_dir, release, case_id, extension=".nii.gz", wi
 
 
 def write_dataset(output_dir, num_cases, release, shape, seed=0, extension=".nii.gz",
-                  with_seg=True):
+                  with_seg=True, first_case=0):
     """Writes `num_cases` phantoms in `release` layout under `output_dir`; returns case ids.
 
-    Case k (0-based) uses seed sequence (seed, k) and the release's k-th case id (2020 counts
-    from 001, 2021 and 2023 from 00000); without seg, 2020 names cases as its validation set.
+    Case k (k = first_case, ..., first_case + num_cases - 1) uses seed sequence (seed, k) and
+    the release's k-th case id (2020 counts from 001, 2021 and 2023 from 00000); without seg,
+    2020 names cases as its validation set. So datasets written with the same seed and
+    disjoint case ranges share no case (a held-out set: a `first_case` past the training set).
     """
+    if first_case < 0:
+        raise ValueError(f"first_case must be >= 0. Received: first_case={first_case}")
     first = 1 if release == "2020" else 0
     case_ids = []
-    for k in range(num_cases):
+    for k in range(first_case, first_case + num_cases):
         case_id = layouts.case_id_for(release, first + k, labelled=with_seg)
         write_phantom(make_phantom(shape, [seed, k]), output_dir, release, case_id,
                       extension, with_seg)
@@ -155,7 +159,8 @@ def main(argv):
     options = flags.FLAGS
     shape = tuple(int(n) for n in options.shape.split(","))
     case_ids = write_dataset(options.output_dir, options.num_cases, options.release, shape,
-                             options.seed, options.extension, options.with_seg)
+                             options.seed, options.extension, options.with_seg,
+                             options.first_case)
     print(f"wrote {len(case_ids)} {options.release} cases of shape {shape} "
           f"to {options.output_dir}")
 
@@ -167,6 +172,8 @@ def define_flags():
     flags.DEFINE_enum("release", "2021", sorted(layouts.LAYOUTS), "BraTS release layout.")
     flags.DEFINE_string("shape", "240,240,155", "Grid size x,y,z in voxels (1 mm).")
     flags.DEFINE_integer("seed", 0, "Base seed; case k uses (seed, k).")
+    flags.DEFINE_integer("first_case", 0, "Index k of the first case (its id and seed); a "
+                         "held-out set starts past the training set's cases.", lower_bound=0)
     flags.DEFINE_enum("extension", ".nii.gz", list(layouts.EXTENSIONS), "File extension.")
     flags.DEFINE_boolean("with_seg", True, "Write segmentations (off: validation-set layout).")
 

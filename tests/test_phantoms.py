@@ -72,3 +72,22 @@ def test_without_seg_writes_validation_layout(tmp_path):
 def test_affine_flips_x_and_y_with_1mm_spacing():
     np.testing.assert_array_equal(phantoms.phantom_affine((240, 240, 155)),
                                   [[-1, 0, 0, 0], [0, -1, 0, 239], [0, 0, 1, 0], [0, 0, 0, 1]])
+
+
+def test_first_case_continues_the_numbering_with_the_same_cases(tmp_path):
+    whole = phantoms.write_dataset(str(tmp_path / "whole"), 3, "2021", SHAPE, seed=5)
+    tail = phantoms.write_dataset(str(tmp_path / "tail"), 1, "2021", SHAPE, seed=5, first_case=2)
+    assert whole == ["BraTS2021_00000", "BraTS2021_00001", "BraTS2021_00002"]
+    assert tail == ["BraTS2021_00002"]
+    name = "BraTS2021_00002/BraTS2021_00002_t1ce.nii.gz"
+    np.testing.assert_array_equal(np.asarray(nib.load(str(tmp_path / "whole" / name)).dataobj),
+                                  np.asarray(nib.load(str(tmp_path / "tail" / name)).dataobj))
+    held_out = np.asarray(nib.load(str(tmp_path / "tail" / name)).dataobj)
+    first = np.asarray(nib.load(str(
+        tmp_path / "whole" / "BraTS2021_00000/BraTS2021_00000_t1ce.nii.gz")).dataobj)
+    assert not np.array_equal(held_out, first)
+
+
+def test_negative_first_case_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="first_case=-1"):
+        phantoms.write_dataset(str(tmp_path), 1, "2021", SHAPE, first_case=-1)
