@@ -18,6 +18,7 @@ PY_RULES = {"py_library", "py_test", "py_binary"}
 THIRD_PARTY = {
     "absl": "absl-py",
     "apache_beam": "apache-beam",
+    "cryptography": "cryptography",
     "google": "protobuf",
     "grpc": "grpcio",
     "keras": "keras",

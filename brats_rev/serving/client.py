@@ -1,0 +1,209 @@
+"""Segments BraTS cases with a model served by TF Serving: one `<case_id>.nii.gz` per case.
+
+    python -m brats_rev.serving.client --server=localhost:8500 --model_name=brats \
+        --input=/data/BraTS2021 --output_dir=/data/predictions [--protocol=grpc|rest] \
+        [--tls_ca=ca.pem] [--model_version=N] [--label_convention=brats2021] \
+        [--tta=none|flips8] [--save_probabilities] [--overwrite] [--timeout_s=600]
+
+Each case's four images are read and checked here, sent whole to the `segment` signature
+(brats_rev/serving/export.py) with the label convention (default: the case's release), TTA
+mode and whether probabilities are wanted; the answer is checked (uint8 labels on the case's
+grid, values of the convention, probabilities (X, Y, Z, 3)) before anything is written. Outputs,
+skipping, `--overwrite` and `prediction_report.json` are those of `python -m brats_rev.predict`
+(brats_rev.inference.batch). A failed case does not stop the others; the exit status is 1 if
+any failed. If the server is unavailable before it has answered once, the remaining cases are
+not sent (each is reported failed with that reason). See docs/SERVING.md.
+
+Library use:
+
+    options = transport.ServerOptions("localhost:8500", "brats")
+    segmenter = RemoteSegmenter(transport.connect(options))
+    labels, probabilities = segmenter.segment(image, "brats2021")   # image (X, Y, Z, 4)
+"""
+
+import os
+
+import numpy as np
+from absl import app, flags
+
+from brats_rev import labels as label_conventions
+from brats_rev.config import TTA_MODES
+from brats_rev.data.cases import find_cases
+from brats_rev.inference import batch
+from brats_rev.inference.predictor import Prediction, load_images
+from brats_rev.progress import Progress
+from brats_rev.serving import transport
+
+SIGNATURE_NAME = "segment"
+NUM_REGIONS = 3  # WT, TC, ET
+
+
+def check_response(outputs, spatial_shape, convention, with_probabilities):
+    """Checks a `segment` answer for an image of `spatial_shape` (X, Y, Z).
+
+    Args:
+      outputs: {"labels": uint8 array[, "probabilities": float32 array]} as the transport
+        returned them (dtypes already checked).
+      spatial_shape: (X, Y, Z) of the image sent.
+      convention: the label convention requested.
+      with_probabilities: whether probabilities were requested.
+    Raises:
+      transport.ServingError (kind MALFORMED): a shape differs or a label value is not part
+        of `convention`.
+    """
+    expected = {"labels": tuple(spatial_shape)}
+    if with_probabilities:
+        expected["probabilities"] = tuple(spatial_shape) + (NUM_REGIONS,)
+    for name, shape in expected.items():
+        if outputs[name].shape != shape:
+            raise transport.ServingError(
+                transport.MALFORMED, f"malformed response: {name} have shape "
+                f"{outputs[name].shape}; expected {shape} for an image of shape {spatial_shape}")
+    try:
+        label_conventions.check_labels(outputs["labels"], convention)
+    except ValueError as error:
+        raise transport.ServingError(transport.MALFORMED,
+                                     f"malformed response: labels: {error}") from None
+
+
+class RemoteSegmenter:
+    """Segments whole cases with the `segment` signature of a served model.
+
+    Args:
+      server: a transport (brats_rev.serving.transport.connect(...)).
+      label_convention: output convention (a brats_rev.labels key), or None for each case's own.
+      tta: "none" or "flips8" (brats_rev.config.TTA_MODES).
+      return_probabilities: also fetch the WT/TC/ET probabilities.
+
+    Attributes:
+      unavailable: the ServingError of the first request if the server was unavailable for
+        it (then `predict_case` sends nothing more), else None.
+    """
+
+    def __init__(self, server, label_convention=None, tta="none", return_probabilities=False):
+        if tta not in TTA_MODES:
+            raise ValueError(f"`tta` must be one of {list(TTA_MODES)}. Received: tta={tta!r}")
+        self.server = server
+        self.label_convention = label_convention
+        self.tta = tta
+        self.return_probabilities = return_probabilities
+        self._answered = False
+        self.unavailable = None
+
+    def segment(self, image, convention):
+        """Segments one raw image on the server.
+
+        Args:
+          image: (X, Y, Z, 4) raw intensities, modalities in layouts.MODALITIES order (any
+            real dtype; sent as float32).
+          convention: output label convention (used when the segmenter names none).
+        Returns:
+          (labels, probabilities): uint8 (X, Y, Z) in the convention; float32 (X, Y, Z, 3)
+          WT/TC/ET probabilities (0 outside the brain box), or None unless requested.
+        Raises:
+          transport.ServingError: the request failed or the answer is malformed.
+        """
+        convention = self.label_convention or convention
+        image = np.asarray(image, np.float32)
+        wanted = {"labels": np.uint8}
+        if self.return_probabilities:
+            wanted["probabilities"] = np.float32
+        inputs = {"image": image, "label_convention": convention, "tta": self.tta,
+                  "return_probabilities": self.return_probabilities}
+        try:
+            outputs = self.server.predict(SIGNATURE_NAME, inputs, wanted)
+        except transport.ServingError as error:
+            if error.kind == transport.UNAVAILABLE and not self._answered:
+                self.unavailable = error
+            raise
+        self._answered = True
+        check_response(outputs, image.shape[:3], convention, self.return_probabilities)
+        return outputs["labels"], outputs.get("probabilities")
+
+    def predict_case(self, case):
+        """Segments one case (brats_rev.data.cases.Case or validation.LoadedCase), as
+        brats_rev.inference.batch.predict_cases expects.
+
+        Returns:
+          (Prediction, LoadedCase); the Prediction's probabilities cover the whole grid (its
+          box is the whole grid), or are None unless requested.
+        Raises:
+          CaseError: a file cannot be read or fails the checks.
+          transport.ServingError: the request failed, the answer is malformed, or the server
+            was unavailable for the first request (then nothing is read or sent).
+        """
+        if self.unavailable is not None:
+            raise transport.ServingError(transport.UNAVAILABLE,
+                                         f"not sent: {self.unavailable}")
+        loaded = load_images(case)
+        convention = self.label_convention or loaded.case.convention
+        labels, probabilities = self.segment(loaded.image, convention)
+        box = np.array([[0, size] for size in labels.shape], np.int64)
+        return Prediction(labels, convention, probabilities, box), loaded
+
+
+def main(argv):
+    """Entry point: segments every case found under --input on the server; returns the exit
+    status (absl's app.run exits with it)."""
+    del argv
+    options = flags.FLAGS
+    if not os.path.isdir(options.input):
+        raise app.UsageError(f"--input {options.input!r} is not a folder.")
+    if batch.inside(options.output_dir, options.input):
+        raise app.UsageError(f"--output_dir {options.output_dir!r} is inside --input "
+                             f"{options.input!r}; predictions are never written into the input.")
+    server_options = transport.ServerOptions(
+        options.server, options.model_name, options.model_version, options.protocol,
+        options.tls_ca, options.timeout_s, options.max_message_mb << 20)
+    server = transport.connect(server_options)
+    segmenter = RemoteSegmenter(server, options.label_convention, options.tta,
+                                options.save_probabilities)
+    cases, problems = find_cases(options.input, require_seg=False)
+    os.makedirs(options.output_dir, exist_ok=True)
+    output_options = batch.OutputOptions(options.save_probabilities, options.probability_dtype,
+                                         options.overwrite)
+    try:
+        report = batch.predict_cases(segmenter, cases, options.output_dir, output_options,
+                                     Progress(len(cases), failure="failed"))
+    finally:
+        server.close()
+    if segmenter.unavailable is not None:
+        print(f"stopped: {segmenter.unavailable}; the other cases were not sent")
+    header = {"server": options.server, "protocol": options.protocol,
+              "model": server_options.model_description(), "input": options.input,
+              "label_convention": options.label_convention, "tta": options.tta}
+    return batch.write_report(options.output_dir, header, report, problems)
+
+
+def define_flags():
+    """Defines this entry point's absl flags (called only when run as a program)."""
+    flags.DEFINE_string("server", None, "host:port of TF Serving's gRPC (8500) or REST (8501) "
+                        "port.", required=True)
+    flags.DEFINE_string("model_name", None, "Name of the served model.", required=True)
+    flags.DEFINE_string("input", None, "A case folder or a dataset root.", required=True)
+    flags.DEFINE_string("output_dir", None, "Folder for <case_id>.nii.gz and the report.",
+                        required=True)
+    flags.DEFINE_enum("protocol", "grpc", list(transport.PROTOCOLS),
+                      "gRPC (whole volumes, uint8 labels) or REST (JSON; small volumes).")
+    flags.DEFINE_string("tls_ca", None, "PEM CA bundle of the server's certificate: TLS (gRPC) "
+                        "or https (REST). Without it the connection is insecure.")
+    flags.DEFINE_integer("model_version", None, "Model version (default: the latest).",
+                         lower_bound=1)
+    flags.DEFINE_enum("label_convention", None, sorted(label_conventions.CONVENTIONS),
+                      "Output labels (default: the convention of each case's release).")
+    flags.DEFINE_enum("tta", "none", list(TTA_MODES), "Test-time augmentation on the server.")
+    flags.DEFINE_boolean("save_probabilities", False,
+                         "Also write <case_id>_probabilities.nii.gz (X, Y, Z, 3) WT, TC, ET.")
+    flags.DEFINE_enum("probability_dtype", "uint8", list(batch.PROBABILITY_DTYPES),
+                      "uint8 (scl_slope 1/255) or float32 probability maps.")
+    flags.DEFINE_boolean("overwrite", False, "Replace existing outputs (else skip those cases).")
+    flags.DEFINE_float("timeout_s", transport.DEFAULT_TIMEOUT_S, "Seconds one case may take.",
+                       lower_bound=0.001)
+    flags.DEFINE_integer("max_message_mb", transport.DEFAULT_MAX_MESSAGE_BYTES >> 20,
+                         "Largest gRPC message sent or received, MiB (a 240x240x155 case is "
+                         "143 MB as float32).", lower_bound=1)
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
