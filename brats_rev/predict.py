@@ -12,20 +12,11 @@ import os
 
 from absl import app, flags
 
-from brats_rev import labels
-from brats_rev.config import TTA_MODES, InferenceConfig
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import batch
+from brats_rev.inference import flags as inference_flags
 from brats_rev.inference.predictor import Predictor
 from brats_rev.progress import Progress
-
-
-def _inference_config(options):
-    return InferenceConfig(
-        overlap=options.overlap, batch_size=options.batch_size, tta=options.tta,
-        thresholds=tuple(float(t) for t in options.thresholds),
-        et_min_voxels=options.et_min_voxels, crop_margin=options.crop_margin,
-        label_convention=options.label_convention)
 
 
 def main(argv):
@@ -38,11 +29,11 @@ def main(argv):
     if batch.inside(options.output_dir, options.input):
         raise app.UsageError(f"--output_dir {options.output_dir!r} is inside --input "
                              f"{options.input!r}; predictions are never written into the input.")
-    config = _inference_config(options)
+    config = inference_flags.inference_config(options)
     output_options = batch.OutputOptions(options.save_probabilities, options.probability_dtype,
                                          options.overwrite)
-    window = tuple(int(w) for w in options.window_size) if options.window_size else None
-    predictor = Predictor.from_path(options.model, config, window, options.preset)
+    predictor = Predictor.from_path(options.model, config,
+                                    inference_flags.window_size(options), options.preset)
     cases, problems = find_cases(options.input, require_seg=False)
     os.makedirs(options.output_dir, exist_ok=True)
     report = batch.predict_cases(predictor, cases, options.output_dir, output_options,
@@ -54,22 +45,11 @@ def main(argv):
 
 def define_flags():
     """Defines this entry point's absl flags (called only when run as a program)."""
-    flags.DEFINE_string("model", None, ".keras file, training run folder or checkpoint folder.",
-                        required=True)
+    inference_flags.define_model_flags()
     flags.DEFINE_string("input", None, "A case folder or a dataset root.", required=True)
     flags.DEFINE_string("output_dir", None, "Folder for <case_id>.nii.gz and the report.",
                         required=True)
-    flags.DEFINE_string("preset", None, "Model preset for a checkpoint without config.json.")
-    flags.DEFINE_list("window_size", None, "Sliding window x,y,z (default: the training patch).")
-    flags.DEFINE_float("overlap", 0.5, "Fraction of a window shared with its neighbour.")
-    flags.DEFINE_integer("batch_size", 1, "Windows per model call.", lower_bound=1)
-    flags.DEFINE_enum("tta", "none", list(TTA_MODES), "Test-time augmentation.")
-    flags.DEFINE_list("thresholds", ["0.5", "0.5", "0.5"], "Probability thresholds WT,TC,ET.")
-    flags.DEFINE_integer("et_min_voxels", 0, "ET smaller than this becomes NCR (0: off).",
-                         lower_bound=0)
-    flags.DEFINE_integer("crop_margin", 4, "Voxels around the brain box.", lower_bound=0)
-    flags.DEFINE_enum("label_convention", None, sorted(labels.CONVENTIONS),
-                      "Output labels (default: the convention of each case's release).")
+    inference_flags.define_inference_flags()
     flags.DEFINE_boolean("save_probabilities", False,
                          "Also write <case_id>_probabilities.nii.gz (X, Y, Z, 3) WT, TC, ET.")
     flags.DEFINE_enum("probability_dtype", "uint8", list(batch.PROBABILITY_DTYPES),

@@ -69,7 +69,7 @@ class Prediction:
         return preprocess.uncrop(self.probabilities, self.box, self.labels.shape)
 
 
-def _region_probabilities(model):
+def region_probabilities(model):
     """(N, wx, wy, wz, C) windows -> float32 sigmoid of the model's "logits" output."""
     def predict(windows):
         outputs = model(windows, training=False)
@@ -93,7 +93,7 @@ class Predictor:
         self.window_size = tuple(int(w) for w in window_size)
         self.config = config or InferenceConfig()
         self.in_channels = int(model.inputs[0].shape[-1])
-        self.predict_windows = _region_probabilities(model)
+        self.predict_windows = region_probabilities(model)
         self._segment = tf.function(
             self._probabilities_graph,
             input_signature=[tf.TensorSpec([None, None, None, self.in_channels], tf.float32)])

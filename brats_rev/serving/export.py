@@ -1,0 +1,169 @@
+"""Exporting a trained model for TF Serving: a versioned SavedModel with two signatures.
+
+    <export_base>/model_config.pbtxt      example for tensorflow_model_server --model_config_file
+    <export_base>/<version>/saved_model.pb, variables/
+                           model.keras     the model as trained, for Keras users
+                           export.json     window size, inference settings, limits
+
+Signatures (input and output names are the request keys):
+
+    serving_default  patches float32 (N, D, H, W, 4) -> probabilities float32 (N, D, H, W, 3)
+    segment          image float32 (X, Y, Z, 4), label_convention string (), tta string (),
+                     return_probabilities bool ()
+                     -> labels uint8 (X, Y, Z), probabilities float32 (X, Y, Z, 3) or (0, 0, 0, 3)
+
+The graph runs the plain forward pass (reversible stages rebuilt in "plain" mode with the same
+weights: no custom gradients) and needs neither brats_rev nor Keras to load. A version is
+written under a hidden temporary name in `export_base`, loaded back and checked, then renamed
+to its number, so TF Serving never sees a half-written version.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from brats_rev.config import InferenceConfig
+from brats_rev.data import atomic, layouts
+from brats_rev.inference.predictor import region_probabilities
+from brats_rev.layers import ReversibleStage
+from brats_rev.serving import segment_graph
+
+MODEL_CONFIG_NAME = "model_config.pbtxt"
+KERAS_NAME = "model.keras"
+METADATA_NAME = "export.json"
+# Largest X * Y * Z the `segment` signature accepts: 256³ covers every BraTS release
+# (240 x 240 x 155 = 8.9 M voxels) with room, and bounds the server's memory per request.
+DEFAULT_MAX_VOXELS = 256 ** 3
+SIGNATURES = ("serving_default", "segment")
+_TEMPORARY_PREFIX = ".export-"
+
+
+def plain_forward_model(model):
+    """A copy of `model` whose ReversibleStage layers run in "plain" mode, with its weights.
+
+    The plain and reversible modes compute the same function with the same weight list; the
+    plain one is ordinary autodiff-free TF ops when traced for inference.
+    """
+    def clone(layer):
+        if isinstance(layer, ReversibleStage):
+            return ReversibleStage.from_config({**layer.get_config(), "mode": "plain"})
+        return layer.__class__.from_config(layer.get_config())
+
+    plain = keras.models.clone_model(model, clone_function=clone)
+    plain.set_weights(model.get_weights())
+    return plain
+
+
+def next_version(export_base):
+    """1 + the largest integer folder name in `export_base` (1 if none or no folder)."""
+    if not os.path.isdir(export_base):
+        return 1
+    versions = [int(name) for name in os.listdir(export_base) if name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def model_config_text(model_name, export_base):
+    """TF Serving model server config (text proto) serving `export_base` as `model_name`."""
+    return ("model_config_list {\n"
+            "  config {\n"
+            f'    name: "{model_name}"\n'
+            f'    base_path: "{os.path.abspath(export_base)}"\n'
+            '    model_platform: "tensorflow"\n'
+            "  }\n"
+            "}\n")
+
+
+def build_archive(model, window_size, config, max_voxels):
+    """A keras.export.ExportArchive with the `serving_default` and `segment` endpoints.
+
+    Args:
+      model: keras.Model "image" (B, D, H, W, 4) -> {"logits": ...} (any block mode).
+      window_size: (wx, wy, wz) sliding window of `segment`, the training patch size.
+      config: InferenceConfig: overlap, batch size, thresholds, ET minimum, crop margin.
+      max_voxels: largest X * Y * Z `segment` accepts.
+    """
+    plain = plain_forward_model(model)
+    channels = len(layouts.MODALITIES)
+    probabilities = region_probabilities(plain)
+    archive = keras.export.ExportArchive()
+    archive.track(plain)
+
+    def serving_default(patches):
+        # A wrong rank or channel count fails here with TF's "not compatible with expected
+        # shape" message; spatial sizes the U-Net cannot take fail in its own size check.
+        patches = tf.ensure_shape(patches, [None, None, None, None, channels])
+        return {"probabilities": probabilities(patches)}
+
+    def segment(image, label_convention, tta, return_probabilities):
+        return segment_graph.segment(probabilities, image, label_convention, tta,
+                                     return_probabilities, window_size, config, max_voxels)
+
+    archive.add_endpoint("serving_default", serving_default, input_signature=[
+        tf.TensorSpec(None, tf.float32, name="patches")])
+    archive.add_endpoint("segment", segment, input_signature=[
+        tf.TensorSpec(None, tf.float32, name="image"),
+        tf.TensorSpec([], tf.string, name="label_convention"),
+        tf.TensorSpec([], tf.string, name="tta"),
+        tf.TensorSpec([], tf.bool, name="return_probabilities")])
+    return archive
+
+
+def _check_written(directory):
+    """Loads the SavedModel in `directory` back; raises RuntimeError if a signature is missing."""
+    missing = set(SIGNATURES) - set(tf.saved_model.load(directory).signatures)
+    if missing:
+        raise RuntimeError(f"The export in {directory!r} lacks signatures {sorted(missing)}.")
+
+
+def export_model(model, window_size, export_base, version=None, config=None,
+                 max_voxels=DEFAULT_MAX_VOXELS, model_name="brats_rev", source=None):
+    """Writes `export_base/<version>/` (SavedModel, model.keras, export.json) atomically and
+    `export_base/model_config.pbtxt`.
+
+    Args:
+      model: keras.Model "image" (B, D, H, W, 4) -> {"logits": (B, D, H, W, 3), ...}.
+      window_size: (wx, wy, wz) sliding window for `segment` (the training patch size).
+      export_base: the folder TF Serving watches (`--model_base_path`); created if missing.
+      version: positive int; default the next free one. An existing version is never replaced.
+      config: InferenceConfig for `segment` (default InferenceConfig()); its tta and
+        label_convention are per request instead.
+      max_voxels: largest X * Y * Z `segment` accepts.
+      model_name: the name in model_config.pbtxt.
+      source: where the model came from, recorded in export.json.
+    Returns:
+      The path of the version folder.
+    Raises:
+      ValueError: `version` is not a positive int, or already exists.
+    """
+    config = config or InferenceConfig()
+    version = next_version(export_base) if version is None else version
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"`version` must be a positive int. Received: version={version!r}")
+    final = os.path.join(export_base, str(version))
+    if os.path.exists(final):
+        raise ValueError(f"Version {version} already exists in {export_base!r}; versions are "
+                         "never replaced (omit --version to take the next free one).")
+    os.makedirs(export_base, exist_ok=True)
+    temporary = tempfile.mkdtemp(prefix=f"{_TEMPORARY_PREFIX}{version}-", dir=export_base)
+    try:
+        build_archive(model, window_size, config, max_voxels).write_out(temporary, verbose=False)
+        model.save(os.path.join(temporary, KERAS_NAME))
+        metadata = {"version": version, "source": source, "window_size": list(window_size),
+                    "max_voxels": int(max_voxels), "modalities": list(layouts.MODALITIES),
+                    "label_conventions": list(segment_graph.CONVENTION_NAMES),
+                    "inference": config.to_dict(), "signatures": list(SIGNATURES)}
+        with open(os.path.join(temporary, METADATA_NAME), "w", encoding="utf-8") as out:
+            out.write(json.dumps(metadata, indent=2) + "\n")
+        _check_written(temporary)
+        os.chmod(temporary, 0o755)  # mkdtemp creates 0700; the server may run as another user
+        os.rename(temporary, final)
+    finally:
+        if os.path.exists(temporary):
+            shutil.rmtree(temporary)
+    atomic.write_text(os.path.join(export_base, MODEL_CONFIG_NAME),
+                      model_config_text(model_name, export_base))
+    return final
