@@ -14,7 +14,11 @@ allocator on CPU (DESIGN.md §3.3), in one run:
     peak allocator bytes of that call;
   * model calls: the same number of windows, same batch size, through the model alone in a
     traced function; overhead = predict / model calls, in wall time and in process CPU time
-    (all threads; less sensitive to other jobs sharing the machine).
+    (all threads; less sensitive to other jobs sharing the machine);
+  * with --serving: the model exported for TF Serving (brats_rev.serving.export), the
+    SavedModel loaded back, its `segment` signature run on the same raw image: export seconds,
+    SavedModel bytes, gRPC request / response TensorProto bytes, seconds and peak allocator
+    bytes of the call, its time / predict's, and whether its labels equal predict's.
 """
 
 import json
@@ -40,6 +44,7 @@ from brats_rev.inference import outputs
 from brats_rev.inference.predictor import Predictor
 from brats_rev.inference.sliding_window import window_starts
 from brats_rev.models import build_model
+from brats_rev.serving import export
 
 RESULT_PREFIX = "BRATS_REV_INFERENCE_RESULT "
 
@@ -51,7 +56,39 @@ def _window_count(shape, window, overlap):
     return count
 
 
-def measure(preset_name, shape, window, overlap, batch_size, workdir):
+def _folder_bytes(path):
+    return sum(os.path.getsize(os.path.join(folder, name))
+               for folder, _, names in os.walk(path) for name in names)
+
+
+def measure_serving(predictor, image, prediction, workdir):
+    """The `segment` signature of `predictor`'s model exported to `workdir` on raw `image`
+    (X, Y, Z, 4) float32, against `prediction` (predict's result for the same image)."""
+    start = time.perf_counter()
+    version = export.export_model(predictor.model, predictor.window_size,
+                                  os.path.join(workdir, "export"), config=predictor.config)
+    export_seconds = time.perf_counter() - start
+    segment = tf.saved_model.load(version).signatures["segment"]
+
+    def run(volume):
+        return segment(image=tf.constant(volume), label_convention=tf.constant(
+            prediction.convention), tta=tf.constant("none"),
+            return_probabilities=tf.constant(False))["labels"].numpy()
+
+    run(np.random.default_rng(0).random(predictor.window_size + (4,), np.float32))  # warm up
+    tf.config.experimental.reset_memory_stats("CPU:0")
+    start, cpu = time.perf_counter(), time.process_time()
+    labels = run(image)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    return {"export_seconds": export_seconds, "saved_model_bytes": _folder_bytes(version),
+            "request_bytes": tf.make_tensor_proto(image).ByteSize(),
+            "response_bytes": tf.make_tensor_proto(labels).ByteSize(),
+            "segment_seconds": seconds, "segment_cpu_seconds": cpu_seconds,
+            "segment_peak_bytes": int(tf.config.experimental.get_memory_info("CPU:0")["peak"]),
+            "labels_equal_predict": bool(np.array_equal(labels, prediction.labels))}
+
+
+def measure(preset_name, shape, window, overlap, batch_size, workdir, serving=False):
     """The result dict of one benchmark run (see the module docstring)."""
     keras.utils.set_random_seed(0)
     phantoms.write_dataset(workdir, 1, "2021", shape)
@@ -71,6 +108,11 @@ def measure(preset_name, shape, window, overlap, batch_size, workdir):
     start, cpu = time.perf_counter(), time.process_time()
     predictor.predict_image(loaded.image, case.convention)
     predict_seconds, predict_cpu = time.perf_counter() - start, time.process_time() - cpu
+    served = {}
+    if serving:
+        served = measure_serving(predictor, loaded.image.astype(np.float32), prediction, workdir)
+        served["segment_over_predict"] = served["segment_seconds"] / predict_seconds
+        served["segment_over_predict_cpu"] = served["segment_cpu_seconds"] / predict_cpu
 
     crop_shape = prepare_case(loaded.image).image.shape[:3]
     windows = _window_count(crop_shape, window, overlap)
@@ -92,7 +134,7 @@ def measure(preset_name, shape, window, overlap, batch_size, workdir):
         "cpu_overhead": predict_cpu / model_cpu,
         "peak_bytes": int(peak_case),
         "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "machine": report.machine_description(),
+        "machine": report.machine_description(), **served,
     }
 
 
@@ -101,7 +143,7 @@ def _arguments():
     return {"preset_name": options.preset,
             "shape": tuple(int(n) for n in options.shape),
             "window": (options.window,) * 3, "overlap": options.overlap,
-            "batch_size": options.batch_size}
+            "batch_size": options.batch_size, "serving": options.serving}
 
 
 def main(argv):
@@ -131,6 +173,20 @@ def main(argv):
               f"{result['cpu_overhead']:.2f}x",
               f"{result['peak_bytes'] / report.MIB:.0f}",
               f"{result['max_rss_bytes'] / report.MIB:.0f}"]]))
+        if options.serving:
+            print(f"Exported for TF Serving in {result['export_seconds']:.0f} s; the `segment` "
+                  "signature on the same raw image:")
+            print(report.markdown_table(
+                ["SavedModel MiB", "request MiB", "response MiB", "s segment",
+                 "segment / predict (wall)", "(CPU time)", "peak allocator MiB",
+                 "labels equal predict"],
+                [[f"{result['saved_model_bytes'] / report.MIB:.1f}",
+                  f"{result['request_bytes'] / report.MIB:.1f}",
+                  f"{result['response_bytes'] / report.MIB:.1f}",
+                  f"{result['segment_seconds']:.1f}", f"{result['segment_over_predict']:.2f}x",
+                  f"{result['segment_over_predict_cpu']:.2f}x",
+                  f"{result['segment_peak_bytes'] / report.MIB:.0f}",
+                  str(result["labels_equal_predict"])]]))
         if options.json_out:
             report.write_json(options.json_out, result)
         return
@@ -147,6 +203,8 @@ def define_flags():
                          lower_bound=1)
     flags.DEFINE_float("overlap", 0.5, "Sliding-window overlap.")
     flags.DEFINE_integer("batch_size", 1, "Windows per model call.", lower_bound=1)
+    flags.DEFINE_bool("serving", False, "Also export the model and time its `segment` "
+                      "signature on the same case.")
     flags.DEFINE_string("json_out", None, "Write the result as JSON here.")
 
 

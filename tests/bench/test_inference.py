@@ -12,7 +12,8 @@ def test_command_line(tmp_path):
     json_out = tmp_path / "inference.json"
     done = subprocess.run(
         [sys.executable, "-m", "brats_rev.bench.inference", "--preset=tiny", "--shape=40,44,36",
-         "--window=16", "--overlap=0.5", "--batch_size=2", f"--json_out={json_out}"],
+         "--window=16", "--overlap=0.5", "--batch_size=2", "--serving",
+         f"--json_out={json_out}"],
         capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     result = json.loads(json_out.read_text())
@@ -31,3 +32,12 @@ def test_command_line(tmp_path):
     assert 0 < result["peak_bytes"] < result["max_rss_bytes"]
     assert "| s / case (read, predict, write) |" in done.stdout
     assert f"{expected} windows, batch 2, no TTA" in done.stdout
+    # The exported `segment` signature on the same raw case.
+    assert result["labels_equal_predict"] is True
+    voxels = 40 * 44 * 36
+    assert voxels * 16 <= result["request_bytes"] < voxels * 16 + 1024  # float32 x 4 channels
+    assert voxels <= result["response_bytes"] < voxels + 1024  # uint8 labels
+    assert result["segment_over_predict"] == pytest.approx(
+        result["segment_seconds"] / result["predict_seconds"])
+    assert 0 < result["segment_peak_bytes"] and result["saved_model_bytes"] > 100_000
+    assert "| SavedModel MiB |" in done.stdout
