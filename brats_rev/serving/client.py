@@ -155,7 +155,10 @@ def main(argv):
     server_options = transport.ServerOptions(
         options.server, options.model_name, options.model_version, options.protocol,
         options.tls_ca, options.timeout_s, options.max_message_mb << 20)
-    server = transport.connect(server_options)
+    try:
+        server = transport.connect(server_options)
+    except ValueError as error:  # an unreadable --tls_ca
+        raise app.UsageError(str(error)) from None
     segmenter = RemoteSegmenter(server, options.label_convention, options.tta,
                                 options.save_probabilities)
     cases, problems = find_cases(options.input, require_seg=False)
@@ -201,7 +204,7 @@ def define_flags():
                        lower_bound=0.001)
     flags.DEFINE_integer("max_message_mb", transport.DEFAULT_MAX_MESSAGE_BYTES >> 20,
                          "Largest gRPC message sent or received, MiB (a 240x240x155 case is "
-                         "143 MB as float32).", lower_bound=1)
+                         "143 MB as float32).", lower_bound=1, upper_bound=2047)
 
 
 if __name__ == "__main__":

@@ -82,9 +82,10 @@ class ServerOptions:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"`protocol` must be one of {list(PROTOCOLS)}. "
                              f"Received: protocol={self.protocol!r}")
-        if self.timeout_s <= 0 or self.max_message_bytes <= 0:
-            raise ValueError("`timeout_s` and `max_message_bytes` must be positive. Received: "
-                             f"timeout_s={self.timeout_s}, "
+        if self.timeout_s <= 0:
+            raise ValueError(f"`timeout_s` must be positive. Received: timeout_s={self.timeout_s}")
+        if not 0 < self.max_message_bytes < 1 << 31:  # gRPC takes a 32-bit signed limit
+            raise ValueError("`max_message_bytes` must be in [1, 2**31 - 1]. Received: "
                              f"max_message_bytes={self.max_message_bytes}")
 
     def model_description(self):
@@ -195,16 +196,24 @@ def _json_value(value):
 
 
 def _array_from_json(name, value, dtype):
-    """A JSON output as an array of `dtype`; MALFORMED unless every value fits exactly."""
+    """A JSON output as an array of `dtype`; MALFORMED unless it is a numeric array whose
+    values fit.
+
+    Integer dtypes need exact whole values in range. Float values are rounded to `dtype`: TF
+    Serving writes a float32 as the shortest decimal that reads back as the same float32
+    (0.2, not 0.200000003), so the float64 that JSON parses is not the float32 itself.
+    """
+    dtype = np.dtype(dtype)
     try:
         array = np.asarray(value)
         converted = array.astype(dtype)
-        exact = array.dtype.kind in "biuf" and np.array_equal(converted, array)
+        fits = array.dtype.kind in "biuf" and (
+            dtype.kind == "f" or np.array_equal(converted, array))
     except (TypeError, ValueError, OverflowError):
-        exact = False
-    if not exact:
+        fits = False
+    if not fits:
         raise ServingError(MALFORMED, f"malformed response: output {name!r} is not an array "
-                           f"of {np.dtype(dtype)} values")
+                           f"of {dtype} values")
     return converted
 
 

@@ -1,21 +1,31 @@
 """Served models and in-test TF Serving servers (gRPC and REST on 127.0.0.1) for the client tests.
 
 Models in the store, by name:
-  "brats"    the `segment` stand-in (tests.serving.standin), versions 1 and 2 with different
+  "brats"    the tiny preset (untrained, seed 0) exported by brats_rev.serving.export, version 1;
+  "standin"  the `segment` stand-in (tests.serving.standin), versions 1 and 2 with different
              thresholds;
-  "broken"   a stand-in whose labels are one voxel short (a malformed answer).
+  "short"    a stand-in whose labels are one voxel short (a malformed answer);
+  "int32"    a stand-in whose labels are int32 with values 0 and 300 (a malformed answer).
 """
 
+import os
+
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from brats_rev import phantoms
+from brats_rev.config import preset
 from brats_rev.data import layouts
+from brats_rev.models import build_model
+from brats_rev.serving.export import export_model
 from tests.serving import grpc_server, rest_server, standin
 from tests.serving.model_store import ModelStore
 
 SHAPE = (32, 32, 24)
-# Version 1 labels brighter voxels than version 2 (the latest).
+WINDOW = (16, 16, 16)
+# Stand-in versions: version 1 labels brighter voxels than version 2 (the latest).
 THRESHOLDS = {1: 600.0, 2: 300.0}
 
 
@@ -28,10 +38,27 @@ def phantom_image(seed, shape=SHAPE):
 @pytest.fixture(scope="session")
 def store(tmp_path_factory):
     base = tmp_path_factory.mktemp("models")
+    keras.utils.set_random_seed(0)
+    export_model(build_model(preset("tiny")), WINDOW, str(base / "brats"), version=1)
     for version, threshold in THRESHOLDS.items():
-        standin.save(str(base / "brats" / str(version)), threshold)
-    standin.save(str(base / "broken" / "1"), crop_labels=True)
-    return ModelStore({"brats": str(base / "brats"), "broken": str(base / "broken")})
+        standin.save(str(base / "standin" / str(version)), threshold)
+    for defect in ("short", "int32"):
+        standin.save(str(base / defect / "1"), defect=defect)
+    return ModelStore({name: str(base / name) for name in ("brats", "standin", "short", "int32")})
+
+
+@pytest.fixture(scope="session")
+def segment_directly(store):
+    """Calls the exported model's `segment` signature in this process:
+    (image, convention, tta="none") -> {"labels", "probabilities"} numpy arrays."""
+    signature = tf.saved_model.load(os.path.join(store.models["brats"], "1")).signatures[
+        "segment"]
+
+    def segment(image, convention, tta="none"):
+        outputs = signature(image=tf.constant(image), label_convention=tf.constant(convention),
+                            tta=tf.constant(tta), return_probabilities=tf.constant(True))
+        return {key: value.numpy() for key, value in outputs.items()}
+    return segment
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,8 @@
     stop(server)
 
 Speaks TF Serving's columnar format: `{"signature_name": ..., "inputs": {name: value}}` in,
-`{"outputs": {name: value}}` out, JSON values converted with the signature's input dtypes.
+`{"outputs": {name: value}}` out, JSON values converted with the signature's input dtypes and
+float32 outputs written as TF Serving writes them.
 Errors are TF Serving's bodies `{"error": "..."}`: 404 for an unknown model or version, 400
 for bad input (tests.serving.model_store maps them). With `tls` the socket speaks https.
 """
@@ -30,6 +31,15 @@ def _from_json(value, spec):
     if spec.dtype.name == "string":
         return np.asarray(value.encode() if isinstance(value, str) else value, dtype=object)
     return np.asarray(value, dtype=spec.dtype.as_numpy_dtype)
+
+
+def _to_json(value):
+    """An output array as TF Serving writes it: float32 values as the shortest decimal that
+    reads back as the same float32 (e.g. 0.2, not 0.20000000298), which as a float64 is
+    not the float32's exact value."""
+    if value.dtype == np.float32:
+        return value.astype(str).astype(np.float64).tolist()
+    return value.tolist()
 
 
 def _handler(store):
@@ -66,7 +76,7 @@ def _handler(store):
             except (ValueError, KeyError, TypeError) as error:
                 self._reply(400, {"error": f"JSON Parse error: {error}"})
                 return
-            self._reply(200, {"outputs": {key: value.tolist() for key, value in outputs.items()}})
+            self._reply(200, {"outputs": {key: _to_json(value) for key, value in outputs.items()}})
 
         def log_message(self, *args):
             """Quiet: no access log on stderr."""

@@ -5,7 +5,6 @@ import socket
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from brats_rev import phantoms
 from brats_rev.data.cases import find_cases
@@ -16,10 +15,11 @@ from tests.serving import certificates, grpc_server, rest_server
 from tests.serving.conftest import SHAPE, THRESHOLDS, phantom_image
 
 
-def _segmenter(protocol, address, model_name="brats", return_probabilities=False, **options):
+def _segmenter(protocol, address, model_name="brats", label_convention=None, tta="none",
+               return_probabilities=False, **options):
     server = transport.connect(transport.ServerOptions(address, model_name, protocol=protocol,
                                                        **options))
-    return RemoteSegmenter(server, return_probabilities=return_probabilities)
+    return RemoteSegmenter(server, label_convention, tta, return_probabilities)
 
 
 def _failure(segmenter, image=None):
@@ -27,15 +27,6 @@ def _failure(segmenter, image=None):
     with pytest.raises(transport.ServingError) as raised:
         segmenter.segment(phantom_image(0) if image is None else image, "brats2021")
     return raised.value
-
-
-def _direct(version_path, image, return_probabilities):
-    """The `segment` signature of the SavedModel at `version_path`, called in this process."""
-    signature = tf.saved_model.load(version_path).signatures["segment"]
-    outputs = signature(image=tf.constant(image), label_convention=tf.constant("brats2021"),
-                        tta=tf.constant("none"),
-                        return_probabilities=tf.constant(return_probabilities))
-    return {key: value.numpy() for key, value in outputs.items()}
 
 
 def _free_port():
@@ -46,15 +37,15 @@ def _free_port():
 
 
 @pytest.mark.parametrize("return_probabilities", [True, False])
-def test_answer_equals_the_signature_called_directly(served, store, return_probabilities):
+def test_answer_equals_the_signature_called_directly(served, segment_directly,
+                                                     return_probabilities):
     image = phantom_image(0)
-    latest = os.path.join(store.models["brats"], str(max(THRESHOLDS)))
-    expected = _direct(latest, image, return_probabilities=True)
+    expected = segment_directly(image, "brats2021")
     labels, probabilities = _segmenter(*served, return_probabilities=return_probabilities
                                        ).segment(image, "brats2021")
     assert labels.dtype == np.uint8 and labels.shape == SHAPE
     np.testing.assert_array_equal(labels, expected["labels"])
-    assert 0 < np.count_nonzero(labels) < labels.size
+    assert set(np.unique(labels)) == {0, 1, 2, 4}  # a segmentation, not a constant
     if return_probabilities:
         assert probabilities.dtype == np.float32
         np.testing.assert_array_equal(probabilities, expected["probabilities"])
@@ -62,11 +53,22 @@ def test_answer_equals_the_signature_called_directly(served, store, return_proba
         assert probabilities is None
 
 
+def test_convention_and_tta_reach_the_signature(grpc_address, segment_directly):
+    image = phantom_image(2)
+    expected = segment_directly(image, "brats2023", tta="flips8")
+    segmenter = _segmenter("grpc", grpc_address, label_convention="brats2023", tta="flips8")
+    labels, _ = segmenter.segment(image, "brats2021")  # the segmenter's convention wins
+    np.testing.assert_array_equal(labels, expected["labels"])
+    assert 3 in labels and 4 not in labels
+    assert not np.array_equal(labels, segment_directly(image, "brats2023")["labels"])
+
+
 def test_model_version_latest_unless_named(served):
     image = phantom_image(0)
     for version in (None, *THRESHOLDS):
         threshold = THRESHOLDS[version or max(THRESHOLDS)]
-        labels, _ = _segmenter(*served, model_version=version).segment(image, "brats2021")
+        labels, _ = _segmenter(*served, "standin", model_version=version).segment(
+            image, "brats2021")
         np.testing.assert_array_equal(labels, image[..., 0] > threshold)
 
 
@@ -94,11 +96,11 @@ def test_wrong_channel_count_passes_the_server_message_on(served):
     error = _failure(_segmenter(*served), phantom_image(0)[..., :3])
     assert error.kind == transport.INVALID_ARGUMENT
     assert str(error).startswith("the server rejected the input: ")
-    assert "image must have 4 channels" in str(error)
+    assert "is not compatible with expected shape [?,?,?,4]" in str(error)
 
 
 def test_deadline_exceeded(served):
-    error = _failure(_segmenter(*served, timeout_s=1e-3), phantom_image(0, (96, 96, 64)))
+    error = _failure(_segmenter(*served, timeout_s=1e-3))
     assert error.kind == transport.DEADLINE_EXCEEDED
     assert f"no answer from {served[1]} within 0.001 s" in str(error)
 
@@ -108,7 +110,7 @@ def test_malformed_answer_is_refused_before_anything_is_written(served, tmp_path
     cases, _ = find_cases(str(tmp_path / "in"))
     output_dir = tmp_path / "out"
     output_dir.mkdir()
-    report = batch.predict_cases(_segmenter(*served, model_name="broken"), cases,
+    report = batch.predict_cases(_segmenter(*served, model_name="short"), cases,
                                  str(output_dir), batch.OutputOptions())
     [failure] = report["failed"]
     assert failure["case_id"] == case_id
@@ -116,6 +118,25 @@ def test_malformed_answer_is_refused_before_anything_is_written(served, tmp_path
         "ServingError: malformed response: labels have shape (31, 32, 24); expected "
         "(32, 32, 24) for an image of shape (32, 32, 24)")
     assert os.listdir(output_dir) == []
+
+
+def test_labels_of_another_dtype_are_refused(served):
+    error = _failure(_segmenter(*served, model_name="int32"))
+    assert error.kind == transport.MALFORMED
+    problem = {"grpc": "output 'labels' has dtype int32; expected uint8",
+               "rest": "output 'labels' is not an array of uint8 values"}[served[0]]
+    assert str(error) == f"malformed response: {problem}"
+
+
+@pytest.mark.parametrize("options, problem", [
+    ({"protocol": "http"}, "`protocol` must be one of ['grpc', 'rest']"),
+    ({"timeout_s": 0}, "`timeout_s` must be positive"),
+    ({"max_message_bytes": 1 << 31}, "`max_message_bytes` must be in [1, 2**31 - 1]"),
+])
+def test_server_options_validated(options, problem):
+    with pytest.raises(ValueError) as raised:
+        transport.ServerOptions("localhost:8500", "brats", **options)
+    assert problem in str(raised.value)
 
 
 def test_check_response():
@@ -164,12 +185,12 @@ def tls_servers(store, tmp_path_factory):
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "rest"])
-def test_tls_with_the_ca_bundle(tls_servers, protocol):
+def test_tls_with_the_ca_bundle(tls_servers, segment_directly, protocol):
     addresses, files = tls_servers
     image = phantom_image(1)
     labels, _ = _segmenter(protocol, addresses[protocol], tls_ca=files.ca).segment(
         image, "brats2021")
-    np.testing.assert_array_equal(labels, image[..., 0] > THRESHOLDS[max(THRESHOLDS)])
+    np.testing.assert_array_equal(labels, segment_directly(image, "brats2021")["labels"])
     # Without the CA bundle the client speaks plain text, which the TLS server refuses.
     error = _failure(_segmenter(protocol, addresses[protocol]))
     assert error.kind == transport.UNAVAILABLE

@@ -8,12 +8,11 @@ import sys
 import nibabel as nib
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from brats_rev import phantoms
 from brats_rev.data.cases import find_cases
 from brats_rev.data.validation import load_case
-from tests.serving.conftest import SHAPE, THRESHOLDS
+from tests.serving.conftest import SHAPE
 
 
 def _run(*args):
@@ -24,28 +23,26 @@ def _run(*args):
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    """(root, case ids): three 2021 cases, the second with a truncated t1 file."""
+    """(root, case ids): three 2021 cases, the second with a truncated t1 file, and a 2023
+    case."""
     root = tmp_path_factory.mktemp("input")
-    ids = phantoms.write_dataset(str(root), 3, "2021", SHAPE)
-    with open(root / ids[1] / f"{ids[1]}_t1.nii.gz", "r+b") as handle:
+    ids = phantoms.write_dataset(str(root / "a"), 3, "2021", SHAPE)
+    ids += phantoms.write_dataset(str(root / "b"), 1, "2023", SHAPE, seed=1, with_seg=False)
+    with open(root / "a" / ids[1] / f"{ids[1]}_t1.nii.gz", "r+b") as handle:
         handle.truncate(200)
     return str(root), ids
 
 
 @pytest.fixture(scope="module")
-def expected(dataset, store):
-    """{case id: outputs of the latest version's `segment` called in this process}."""
+def expected(dataset, segment_directly):
+    """{case id: (case, outputs of `segment` called in this process in the case's
+    convention)} for the readable cases."""
     root, ids = dataset
-    signature = tf.saved_model.load(os.path.join(
-        store.models["brats"], str(max(THRESHOLDS)))).signatures["segment"]
     results = {}
-    for case in find_cases(root)[0]:
+    for case in find_cases(root, require_seg=False)[0]:
         if case.case_id != ids[1]:
             loaded, _ = load_case(case)
-            outputs = signature(image=tf.constant(loaded.image),
-                                label_convention=tf.constant(case.convention),
-                                tta=tf.constant("none"), return_probabilities=tf.constant(True))
-            results[case.case_id] = {key: value.numpy() for key, value in outputs.items()}
+            results[case.case_id] = case, segment_directly(loaded.image, case.convention)
     return results
 
 
@@ -57,26 +54,29 @@ def test_good_cases_written_bad_case_reported(served, dataset, expected, tmp_pat
                   f"--input={root}", f"--output_dir={output_dir}", "--save_probabilities",
                   "--probability_dtype=float32")
     assert result.returncode == 1, result.stderr
-    assert f"2 written, 0 skipped (output exists; --overwrite replaces), 1 failed -> " \
+    assert f"3 written, 0 skipped (output exists; --overwrite replaces), 1 failed -> " \
            f"{output_dir}" in result.stdout
     assert f"failed: {ids[1]}: " in result.stdout and "unreadable t1 file" in result.stdout
-    for case_id in (ids[0], ids[2]):
-        flair = nib.load(os.path.join(root, case_id, f"{case_id}_flair.nii.gz"))
+    assert sorted(expected) == sorted([ids[0], ids[2], ids[3]])
+    for case_id, (case, outputs) in expected.items():
+        flair = nib.load(case.images[0])
         written = nib.load(str(output_dir / f"{case_id}.nii.gz"))
         assert written.get_data_dtype() == np.uint8
         np.testing.assert_array_equal(written.affine, flair.affine)
         assert written.header.get_zooms() == flair.header.get_zooms()
-        np.testing.assert_array_equal(np.asarray(written.dataobj), expected[case_id]["labels"])
+        np.testing.assert_array_equal(np.asarray(written.dataobj), outputs["labels"])
         probabilities = nib.load(str(output_dir / f"{case_id}_probabilities.nii.gz"))
         np.testing.assert_array_equal(probabilities.get_fdata(dtype=np.float32),
-                                      expected[case_id]["probabilities"])
+                                      outputs["probabilities"])
+    # Each case in its release's convention: ET is 4 in 2021, 3 in 2023.
+    assert 4 in expected[ids[0]][1]["labels"] and 3 in expected[ids[3]][1]["labels"]
     report = json.loads((output_dir / "prediction_report.json").read_text())
-    assert report["written"] == [ids[0], ids[2]] and report["skipped"] == []
+    assert sorted(report["written"]) == sorted(expected) and report["skipped"] == []
     assert [failure["case_id"] for failure in report["failed"]] == [ids[1]]
     assert report["server"] == address and report["protocol"] == protocol
     assert report["model"] == "model 'brats' (latest version)"
     assert sorted(os.listdir(output_dir)) == sorted(
-        [f"{c}{s}" for c in (ids[0], ids[2]) for s in (".nii.gz", "_probabilities.nii.gz")]
+        [f"{c}{s}" for c in expected for s in (".nii.gz", "_probabilities.nii.gz")]
         + ["prediction_report.json"])
 
 
@@ -86,16 +86,21 @@ def test_server_down_stops_after_the_first_case(dataset, tmp_path):
                   f"--output_dir={tmp_path}")
     assert result.returncode == 1
     assert "stopped: TF Serving at 127.0.0.1:1 is unavailable (gRPC)" in result.stdout
-    assert "0 written, 0 skipped (output exists; --overwrite replaces), 3 failed" in result.stdout
-    assert f"failed: {ids[2]}: {os.path.join(root, ids[2])}: ServingError: not sent: " \
+    assert "0 written, 0 skipped (output exists; --overwrite replaces), 4 failed" in result.stdout
+    assert f"failed: {ids[2]}: {os.path.join(root, 'a', ids[2])}: ServingError: not sent: " \
            in result.stdout
     assert os.listdir(tmp_path) == ["prediction_report.json"]
 
 
-def test_refuses_to_write_into_the_input(dataset):
+@pytest.mark.parametrize("flag, problem", [
+    ("--output_dir={root}/predictions", "is inside --input"),
+    ("--tls_ca={root}/missing.pem", "cannot read the TLS CA bundle"),
+])
+def test_usage_errors_write_nothing(dataset, tmp_path, flag, problem):
     root, _ = dataset
-    result = _run("--server=127.0.0.1:1", "--model_name=brats", f"--input={root}",
-                  f"--output_dir={os.path.join(root, 'predictions')}")
+    args = [f"--output_dir={tmp_path / 'out'}", flag.format(root=root)]
+    result = _run("--server=127.0.0.1:1", "--model_name=brats", f"--input={root}", *args)
     assert result.returncode != 0
-    assert "is inside --input" in result.stderr
+    assert problem in result.stderr
     assert not os.path.exists(os.path.join(root, "predictions"))
+    assert not (tmp_path / "out").exists()
