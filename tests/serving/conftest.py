@@ -48,11 +48,16 @@ def store(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def segment_directly(store):
+def exported(store):
+    """The exported model ("brats" version 1) loaded in this process."""
+    return tf.saved_model.load(os.path.join(store.models["brats"], "1"))
+
+
+@pytest.fixture(scope="session")
+def segment_directly(exported):
     """Calls the exported model's `segment` signature in this process:
     (image, convention, tta="none") -> {"labels", "probabilities"} numpy arrays."""
-    signature = tf.saved_model.load(os.path.join(store.models["brats"], "1")).signatures[
-        "segment"]
+    signature = exported.signatures["segment"]
 
     def segment(image, convention, tta="none"):
         outputs = signature(image=tf.constant(image), label_convention=tf.constant(convention),
