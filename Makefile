@@ -14,9 +14,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m brats_rev.train
-	$(PY) -m brats_rev.bench.memory --what=stage --num_blocks=1,2,4,8 \
-	  --json_out=$(DEMO_DIR)/memory_stage.json --plot_out=$(DEMO_DIR)/memory_stage.png
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m brats_rev.demo --output_dir=$(DEMO_DIR)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
