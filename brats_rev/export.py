@@ -45,7 +45,7 @@ def define_flags():
     flags.DEFINE_string("model_name", "brats_rev", "Model name in model_config.pbtxt.")
     flags.DEFINE_integer("max_voxels", export.DEFAULT_MAX_VOXELS,
                          "Largest X*Y*Z the segment signature accepts.", lower_bound=1)
-    inference_flags.define_inference_flags(per_case_choices=False)
+    inference_flags.define_inference_flags()
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ import nibabel as nib
 import numpy as np
 
 from brats_rev.data import atomic
+from brats_rev.data.cases import find_cases
 from brats_rev.inference import outputs
 from brats_rev.inference.predictor import CaseError
+from brats_rev.progress import Progress
 
 PROBABILITY_DTYPES = ("uint8", "float32")
 PROBABILITIES_SUFFIX = "_probabilities.nii.gz"
@@ -96,6 +98,27 @@ def predict_cases(predictor, cases, output_dir, options, progress=None):
         if progress is not None:
             progress.update(rejected=failed)
     return report
+
+
+def predict_folder(predictor, input_dir, output_dir, options):
+    """Finds every case under `input_dir` and predicts them into `output_dir` (created), with
+    a progress bar on stderr.
+
+    Args:
+      predictor: as for `predict_cases`.
+      input_dir: a case folder or a dataset root (searched recursively; segmentations are not
+        required).
+      output_dir: folder for the outputs.
+      options: OutputOptions.
+    Returns:
+      (the report of `predict_cases`, the brats_rev.data.problems.Problem list of cases that
+      could not be found complete), the arguments `write_report` takes.
+    """
+    cases, problems = find_cases(input_dir, require_seg=False)
+    os.makedirs(output_dir, exist_ok=True)
+    report = predict_cases(predictor, cases, output_dir, options,
+                           Progress(len(cases), failure="failed"))
+    return report, problems
 
 
 def write_report(output_dir, header, report, problems):

@@ -1,14 +1,18 @@
-"""absl flags shared by the entry points that load a model and run inference on it
-(`brats_rev.predict`, `brats_rev.export`): one definition, one meaning.
+"""absl flags shared by the entry points that segment cases or load a model for it
+(`brats_rev.predict`, `brats_rev.export`, `brats_rev.serving.client`): one definition, one
+meaning.
 
-Only entry points call these, from their `define_flags()`; library code takes an
-InferenceConfig.
+Only entry points call these, from their `define_flags()` and `main()`; library code takes an
+InferenceConfig and batch.OutputOptions.
 """
 
-from absl import flags
+import os
+
+from absl import app, flags
 
 from brats_rev import labels
 from brats_rev.config import TTA_MODES, InferenceConfig
+from brats_rev.inference import batch
 
 
 def define_model_flags():
@@ -19,35 +23,56 @@ def define_model_flags():
     flags.DEFINE_list("window_size", None, "Sliding window x,y,z (default: the training patch).")
 
 
-def window_size(options):
-    """The --window_size flag as a tuple of 3 ints, or None for the model's own."""
-    return tuple(int(w) for w in options.window_size) if options.window_size else None
+def define_case_flags():
+    """Which cases, where their results go, and the choices made per case: --input,
+    --output_dir, --label_convention, --tta, --save_probabilities, --probability_dtype,
+    --overwrite."""
+    flags.DEFINE_string("input", None, "A case folder or a dataset root.", required=True)
+    flags.DEFINE_string("output_dir", None, "Folder for <case_id>.nii.gz and the report.",
+                        required=True)
+    flags.DEFINE_enum("label_convention", None, sorted(labels.CONVENTIONS),
+                      "Output labels (default: the convention of each case's release).")
+    flags.DEFINE_enum("tta", "none", list(TTA_MODES), "Test-time augmentation.")
+    flags.DEFINE_boolean("save_probabilities", False,
+                         "Also write <case_id>_probabilities.nii.gz (X, Y, Z, 3) WT, TC, ET.")
+    flags.DEFINE_enum("probability_dtype", "uint8", list(batch.PROBABILITY_DTYPES),
+                      "uint8 (scl_slope 1/255) or float32 probability maps.")
+    flags.DEFINE_boolean("overwrite", False, "Replace existing outputs (else skip those cases).")
 
 
-def define_inference_flags(per_case_choices=True):
-    """Flags of brats_rev.config.InferenceConfig.
-
-    Args:
-      per_case_choices: also define --tta and --label_convention (an exported model takes
-        them with each request instead).
-    """
+def define_inference_flags():
+    """The sliding-window and post-processing flags of brats_rev.config.InferenceConfig."""
     flags.DEFINE_float("overlap", 0.5, "Fraction of a window shared with its neighbour.")
     flags.DEFINE_integer("batch_size", 1, "Windows per model call.", lower_bound=1)
     flags.DEFINE_list("thresholds", ["0.5", "0.5", "0.5"], "Probability thresholds WT,TC,ET.")
     flags.DEFINE_integer("et_min_voxels", 0, "ET smaller than this becomes NCR (0: off).",
                          lower_bound=0)
     flags.DEFINE_integer("crop_margin", 4, "Voxels around the brain box.", lower_bound=0)
-    if per_case_choices:
-        flags.DEFINE_enum("tta", "none", list(TTA_MODES), "Test-time augmentation.")
-        flags.DEFINE_enum("label_convention", None, sorted(labels.CONVENTIONS),
-                          "Output labels (default: the convention of each case's release).")
+
+
+def window_size(options):
+    """The --window_size flag as a tuple of 3 ints, or None for the model's own."""
+    return tuple(int(w) for w in options.window_size) if options.window_size else None
 
 
 def inference_config(options):
-    """The InferenceConfig the flags of `define_inference_flags` describe."""
+    """The InferenceConfig of `define_inference_flags` (and of --tta and --label_convention
+    when `define_case_flags` defined them)."""
     per_case = {name: options[name].value for name in ("tta", "label_convention")
                 if name in options}
     return InferenceConfig(
         overlap=options.overlap, batch_size=options.batch_size,
         thresholds=tuple(float(t) for t in options.thresholds),
         et_min_voxels=options.et_min_voxels, crop_margin=options.crop_margin, **per_case)
+
+
+def output_options(options):
+    """batch.OutputOptions of `define_case_flags`; raises app.UsageError if --input is not a
+    folder or --output_dir lies inside it (nothing is ever written into the input)."""
+    if not os.path.isdir(options.input):
+        raise app.UsageError(f"--input {options.input!r} is not a folder.")
+    if batch.inside(options.output_dir, options.input):
+        raise app.UsageError(f"--output_dir {options.output_dir!r} is inside --input "
+                             f"{options.input!r}; predictions are never written into the input.")
+    return batch.OutputOptions(options.save_probabilities, options.probability_dtype,
+                               options.overwrite)

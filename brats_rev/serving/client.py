@@ -21,17 +21,15 @@ Library use:
     labels, probabilities = segmenter.segment(image, "brats2021")   # image (X, Y, Z, 4)
 """
 
-import os
 
 import numpy as np
 from absl import app, flags
 
 from brats_rev import labels as label_conventions
 from brats_rev.config import TTA_MODES
-from brats_rev.data.cases import find_cases
 from brats_rev.inference import batch
+from brats_rev.inference import flags as inference_flags
 from brats_rev.inference.predictor import Prediction, load_images
-from brats_rev.progress import Progress
 from brats_rev.serving import transport
 
 SIGNATURE_NAME = "segment"
@@ -147,11 +145,7 @@ def main(argv):
     status (absl's app.run exits with it)."""
     del argv
     options = flags.FLAGS
-    if not os.path.isdir(options.input):
-        raise app.UsageError(f"--input {options.input!r} is not a folder.")
-    if batch.inside(options.output_dir, options.input):
-        raise app.UsageError(f"--output_dir {options.output_dir!r} is inside --input "
-                             f"{options.input!r}; predictions are never written into the input.")
+    output_options = inference_flags.output_options(options)
     server_options = transport.ServerOptions(
         options.server, options.model_name, options.model_version, options.protocol,
         options.tls_ca, options.timeout_s, options.max_message_mb << 20)
@@ -161,13 +155,9 @@ def main(argv):
         raise app.UsageError(str(error)) from None
     segmenter = RemoteSegmenter(server, options.label_convention, options.tta,
                                 options.save_probabilities)
-    cases, problems = find_cases(options.input, require_seg=False)
-    os.makedirs(options.output_dir, exist_ok=True)
-    output_options = batch.OutputOptions(options.save_probabilities, options.probability_dtype,
-                                         options.overwrite)
     try:
-        report = batch.predict_cases(segmenter, cases, options.output_dir, output_options,
-                                     Progress(len(cases), failure="failed"))
+        report, problems = batch.predict_folder(segmenter, options.input, options.output_dir,
+                                                output_options)
     finally:
         server.close()
     if segmenter.unavailable is not None:
@@ -183,23 +173,13 @@ def define_flags():
     flags.DEFINE_string("server", None, "host:port of TF Serving's gRPC (8500) or REST (8501) "
                         "port.", required=True)
     flags.DEFINE_string("model_name", None, "Name of the served model.", required=True)
-    flags.DEFINE_string("input", None, "A case folder or a dataset root.", required=True)
-    flags.DEFINE_string("output_dir", None, "Folder for <case_id>.nii.gz and the report.",
-                        required=True)
     flags.DEFINE_enum("protocol", "grpc", list(transport.PROTOCOLS),
                       "gRPC (whole volumes, uint8 labels) or REST (JSON; small volumes).")
     flags.DEFINE_string("tls_ca", None, "PEM CA bundle of the server's certificate: TLS (gRPC) "
                         "or https (REST). Without it the connection is insecure.")
     flags.DEFINE_integer("model_version", None, "Model version (default: the latest).",
                          lower_bound=1)
-    flags.DEFINE_enum("label_convention", None, sorted(label_conventions.CONVENTIONS),
-                      "Output labels (default: the convention of each case's release).")
-    flags.DEFINE_enum("tta", "none", list(TTA_MODES), "Test-time augmentation on the server.")
-    flags.DEFINE_boolean("save_probabilities", False,
-                         "Also write <case_id>_probabilities.nii.gz (X, Y, Z, 3) WT, TC, ET.")
-    flags.DEFINE_enum("probability_dtype", "uint8", list(batch.PROBABILITY_DTYPES),
-                      "uint8 (scl_slope 1/255) or float32 probability maps.")
-    flags.DEFINE_boolean("overwrite", False, "Replace existing outputs (else skip those cases).")
+    inference_flags.define_case_flags()
     flags.DEFINE_float("timeout_s", transport.DEFAULT_TIMEOUT_S, "Seconds one case may take.",
                        lower_bound=0.001)
     flags.DEFINE_integer("max_message_mb", transport.DEFAULT_MAX_MESSAGE_BYTES >> 20,
