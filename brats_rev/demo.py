@@ -41,12 +41,14 @@ def main(argv):
         print(f"\ndemo stopped: {error}", file=sys.stderr)
         return 1
     print("\n== report", flush=True)
+    report_start = time.monotonic()
     try:
         summary = report.build_report(layout, results)
     except (OSError, ValueError, KeyError) as error:
         print(f"\ndemo stopped: stage 'report' failed: {type(error).__name__}: {error}",
               file=sys.stderr)
         return 1
+    print(f"-- report: {time.monotonic() - report_start:.1f} s -> {layout.report}")
     total = time.monotonic() - start
     print(f"\nDemo finished in {total / 60:.1f} min ({options.size} size).\n")
     print(markdown_table(["stage", "seconds"], [[r["name"], r["seconds"]] for r in results]))
