@@ -139,7 +139,12 @@ class DepthwiseConv3D(keras.layers.Layer):
         batch, height, width, channels = shape[0], shape[2], shape[3], shape[4]
         outputs = None
         for tap in range(k):
-            planes = inputs[:, tap : tap + (out_depth - 1) * stride + 1 : stride]
+            # In a graph, cut the next tap's slice only once the running sum exists: otherwise
+            # the executor may materialise every slice and tap output (each the size of the
+            # input) before the first sum. Measured on the `default` U-Net's forward pass over
+            # one 128³ window: peak 2312 MiB ordered, 3336 MiB not, same result and time.
+            with tf.control_dependencies([] if outputs is None else [outputs]):
+                planes = inputs[:, tap : tap + (out_depth - 1) * stride + 1 : stride]
             planes = ops.reshape(planes, (-1, height, width, channels))
             tap_out = ops.depthwise_conv(
                 planes, self.kernel[tap], strides=stride, padding=self.padding
