@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from brats_rev.layers.depthwise import IMPLEMENTATIONS, DepthwiseConv3D
+from brats_rev.layers.group_norm import GroupNormalization
 from brats_rev.layers.validation import (
     check_choice,
     check_fraction,
@@ -85,7 +86,7 @@ class MBConv3D(keras.layers.Layer):
                 f"MBConv3D needs a known number of input channels. Received: {input_shape}"
             )
         hidden = max(1, round(in_channels * self.expand_ratio))
-        self.norm = keras.layers.GroupNormalization(
+        self.norm = GroupNormalization(
             groups=group_count(self.norm_groups, in_channels),
             epsilon=1e-5,
             dtype=self.dtype_policy,

@@ -16,14 +16,14 @@ Models that differ only in `block_mode` have identical weight lists.
 
 import keras
 
-from brats_rev.layers import ReversibleStage
+from brats_rev.layers import GroupNormalization, ReversibleStage
 from brats_rev.layers.mbconv import group_count
 from brats_rev.layers.size_check import SpatialMultipleCheck
 
 
 def _head(x, num_outputs, norm_groups, activation, dtype, name):
     """GroupNorm -> activation -> 1x1x1 conv to float32 logits."""
-    x = keras.layers.GroupNormalization(
+    x = GroupNormalization(
         groups=group_count(norm_groups, x.shape[-1]), epsilon=1e-5, dtype=dtype,
         name=f"{name}_norm",
     )(x)
