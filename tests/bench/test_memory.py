@@ -12,13 +12,14 @@ import pytest
 from brats_rev.bench import isolation, memory, probe
 
 
-def _min_peak(mode, num_blocks, repeats):
-    """Smallest peak over `repeats` fresh processes.
+def _peaks(mode, num_blocks, repeats):
+    """Peak bytes of `repeats` fresh processes.
 
     The executor's order of independent ops varies from process to process and moves a
-    single block's peak by up to ~15%; the minimum is stable. With expand_ratio 1 a block's
-    temporaries are small next to the residual stream, so a stage that kept even one
-    residual-sized tensor per block (+2 MiB each here) would grow by far more than that.
+    single block's peak by up to ~15% either way (one stage of 1 block: 19.1-22.2 MB). With
+    expand_ratio 1 a block's temporaries are small next to the residual stream, so a stage that
+    kept even one residual-sized tensor per block (+2 MiB each here, +14 MiB from 1 to 8
+    blocks) would grow by far more than that spread.
     """
     spec = {"what": "stage", "mode": mode, "num_blocks": num_blocks,
             "shape": [1, 32, 32, 32], "filters": 16, "expand_ratio": 1}
@@ -28,17 +29,19 @@ def _min_peak(mode, num_blocks, repeats):
         assert result["spec"] == spec and result["device"] == "CPU:0"
         assert 0 < result["baseline_bytes"] < result["peak_bytes"]
         peaks.append(result["peak_bytes"])
-    return min(peaks)
+    return peaks
 
 
 @pytest.mark.slow
 def test_reversible_peak_is_flat_in_blocks_while_plain_grows():
-    reversible = {n: _min_peak("reversible", n, repeats=2) for n in (1, 8)}
-    plain = {n: _min_peak("plain", n, repeats=1) for n in (1, 8)}
-    assert reversible[8] <= 1.15 * reversible[1], reversible
+    reversible = {n: _peaks("reversible", n, repeats=2) for n in (1, 8)}
+    # The best schedule of 8 blocks against the schedules seen for 1 block: a lucky low
+    # 1-block schedule must not fail a flat stage, a per-block leak still fails (see _peaks).
+    assert min(reversible[8]) <= 1.15 * max(reversible[1]), reversible
+    plain = {n: min(_peaks("plain", n, repeats=1)) for n in (1, 8)}
     # The measurement must be able to see growth, or the check above proves nothing.
     assert plain[8] >= 3 * plain[1], plain
-    assert reversible[8] <= 0.3 * plain[8], (reversible, plain)
+    assert min(reversible[8]) <= 0.3 * plain[8], (reversible, plain)
 
 
 def test_probe_refuses_cpu_measurement_without_bfc(monkeypatch):
