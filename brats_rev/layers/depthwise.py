@@ -125,7 +125,7 @@ class DepthwiseConv3D(keras.layers.Layer):
         return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding)
 
     def _decomposed(self, inputs):
-        """Sum over depth taps of 2D depthwise convolutions on depth-shifted slices."""
+        """Sum over depth taps of 2D depthwise convolutions, depth folded into the batch."""
         k, stride = self.kernel_size, self.strides
         depth = inputs.shape[1]
         if depth is None:
@@ -135,23 +135,70 @@ class DepthwiseConv3D(keras.layers.Layer):
             inputs = ops.pad(inputs, ((0, 0), (before, after), (0, 0), (0, 0), (0, 0)))
             depth = depth + before + after
         out_depth = (depth - k) // stride + 1
-        shape = ops.shape(inputs)
-        batch, height, width, channels = shape[0], shape[2], shape[3], shape[4]
-        outputs = None
-        for tap in range(k):
-            # In a graph, cut the next tap's slice only once the running sum exists: otherwise
-            # the executor may materialise every slice and tap output (each the size of the
-            # input) before the first sum. Measured on the `default` U-Net's forward pass over
-            # one 128³ window: peak 2312 MiB ordered, 3336 MiB not, same result and time.
-            with tf.control_dependencies([] if outputs is None else [outputs]):
-                planes = inputs[:, tap : tap + (out_depth - 1) * stride + 1 : stride]
-            planes = ops.reshape(planes, (-1, height, width, channels))
-            tap_out = ops.depthwise_conv(
-                planes, self.kernel[tap], strides=stride, padding=self.padding
-            )
-            outputs = tap_out if outputs is None else outputs + tap_out
+        batch, channels = ops.shape(inputs)[0], inputs.shape[-1]
+        if stride == 1:
+            outputs = self._unit_stride_taps(inputs, batch, depth, out_depth)
+        else:
+            outputs = self._strided_taps(inputs, out_depth)
         out_shape = ops.shape(outputs)
         return ops.reshape(outputs, (batch, out_depth, out_shape[1], out_shape[2], channels))
+
+    def _ordered_sum(self, tap_output):
+        """Sum over taps of `tap_output(tap)`, each tap started only once the running sum
+        exists: otherwise a graph executor may materialise every tap's input and output (each
+        the size of the layer's input) before the first sum. Measured on the `default` U-Net's
+        forward pass over one 128³ window: peak 2312 MiB ordered, 3336 MiB not, same result."""
+        total = None
+        for tap in range(self.kernel_size):
+            with tf.control_dependencies([] if total is None else [total]):
+                output = tap_output(tap)
+            total = output if total is None else total + output
+        return total
+
+    def _strided_taps(self, inputs, out_depth):
+        """(B * out_depth, H', W', C): each tap convolves the depth planes it strides over,
+        cut from `inputs` (B, D, H, W, C) (D already padded)."""
+        shape = ops.shape(inputs)
+        stride = self.strides
+
+        def tap_output(tap):
+            planes = inputs[:, tap : tap + (out_depth - 1) * stride + 1 : stride]
+            planes = ops.reshape(planes, (-1, shape[2], shape[3], shape[4]))
+            return ops.depthwise_conv(planes, self.kernel[tap], strides=stride,
+                                      padding=self.padding)
+
+        return self._ordered_sum(tap_output)
+
+    def _unit_stride_taps(self, inputs, batch, depth, out_depth):
+        """(B * out_depth, H', W', C) for stride 1.
+
+        Each tap convolves every plane of the folded stack (B * D planes of `inputs`, D
+        already padded) and is shifted by whole planes: a slice along the first axis, which
+        TensorFlow takes without a copy (cutting each tap's planes out of `inputs` instead
+        copies them: 0.70 s against 0.51 s of CPU for one 128³ x 64 layer, same result).
+        Folded plane b * D + d of the sum is output (b, d) for d < out_depth; the k - 1 planes
+        after each case's outputs mix two cases and are dropped (a batch of 1 has none).
+        """
+        shape = ops.shape(inputs)
+        planes = ops.reshape(inputs, (-1, shape[2], shape[3], shape[4]))
+        count = batch * depth - (self.kernel_size - 1)
+
+        def tap_output(tap):
+            output = ops.depthwise_conv(planes, self.kernel[tap], strides=1,
+                                        padding=self.padding)
+            return output[tap : tap + count]
+
+        total = self._ordered_sum(tap_output)
+
+        def drop_straddling_planes():
+            padded = tf.pad(total, [[0, self.kernel_size - 1], [0, 0], [0, 0], [0, 0]])
+            plane_shape = tf.shape(total)[1:]
+            cases = tf.reshape(padded, tf.concat([[batch, depth], plane_shape], axis=0))
+            return tf.reshape(cases[:, :out_depth], tf.concat([[-1], plane_shape], axis=0))
+
+        if isinstance(batch, int):
+            return total if batch == 1 else drop_straddling_planes()
+        return tf.cond(tf.equal(batch, 1), lambda: total, drop_straddling_planes)
 
     def compute_output_shape(self, input_shape):
         k, stride, padding = self.kernel_size, self.strides, self.padding
