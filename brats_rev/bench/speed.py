@@ -1,12 +1,14 @@
 """Median step times, measured in one process so that ratios are comparable.
 
     python -m brats_rev.bench.speed --what=depthwise   # DepthwiseConv3D implementations
+    python -m brats_rev.bench.speed --what=groupnorm   # GroupNormalization: ours vs Keras'
     python -m brats_rev.bench.speed --what=stage       # ReversibleStage modes
     python -m brats_rev.bench.speed --what=unet --preset=default   # U-Net modes
 
 Variants are timed round-robin (one call of each per round) after warm-up, so a machine that
 speeds up or slows down during the run affects all of them alike. Ratios are to the
-reference variant: grouped Conv3D for depthwise, "plain" for stages and U-Nets. Variants of
+reference variant: grouped Conv3D for depthwise, Keras' layer for group normalisation,
+"plain" for stages and U-Nets. Variants of
 one run share their weights and inputs (same seed).
 """
 
@@ -20,10 +22,12 @@ from absl import app, flags
 from brats_rev import config as config_lib
 from brats_rev.bench import report, workloads
 from brats_rev.layers.depthwise import DepthwiseConv3D
+from brats_rev.layers.group_norm import GroupNormalization
 from brats_rev.layers.reversible import MODES
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("what", "depthwise", ["depthwise", "stage", "unet"], "What to time.")
+flags.DEFINE_enum("what", "depthwise", ["depthwise", "groupnorm", "stage", "unet"],
+                  "What to time.")
 flags.DEFINE_list("shape", None, "Input depth,height,width (default 64^3, stage 48^3).")
 flags.DEFINE_enum("preset", "default", sorted(config_lib.PRESETS), "U-Net preset (--what=unet).")
 flags.DEFINE_integer("channels", 32, "Input channels.")
@@ -53,6 +57,20 @@ def depthwise_variants(shape, channels):
 
         name = implementation + ("+xla" if jit_compile else "")
         variants[name] = (forward_backward, inputs)
+    return variants
+
+
+def groupnorm_variants(shape, channels, groups=8):
+    """{name: (fn, inputs)}: the forward pass of brats_rev's GroupNormalization ("brats_rev")
+    and of Keras' ("keras"), same weights and input (groups = min(8, channels))."""
+    inputs = tf.random.stateless_normal((1, *shape, channels), seed=(0, 1))
+    variants = {}
+    for name, layer_class in (("brats_rev", GroupNormalization),
+                              ("keras", keras.layers.GroupNormalization)):
+        keras.utils.set_random_seed(0)
+        layer = layer_class(min(groups, channels), epsilon=1e-5)
+        layer.build(inputs.shape)
+        variants[name] = (tf.function(lambda x, layer=layer: layer(x)), inputs)
     return variants
 
 
@@ -92,6 +110,10 @@ def main(argv):
         shape = [int(n) for n in FLAGS.shape or (64, 64, 64)]
         variants = depthwise_variants(shape, FLAGS.channels)
         reference, title = "grouped", "DepthwiseConv3D forward+backward"
+    elif FLAGS.what == "groupnorm":
+        shape = [int(n) for n in FLAGS.shape or (64, 64, 64)]
+        variants = groupnorm_variants(shape, FLAGS.channels)
+        reference, title = "keras", "GroupNormalization forward"
     elif FLAGS.what == "stage":
         shape = [int(n) for n in FLAGS.shape or (48, 48, 48)]
         variants = stage_variants(shape, FLAGS.channels, FLAGS.num_blocks)

@@ -146,8 +146,8 @@ class DepthwiseConv3D(keras.layers.Layer):
     def _ordered_sum(self, tap_output):
         """Sum over taps of `tap_output(tap)`, each tap started only once the running sum
         exists: otherwise a graph executor may materialise every tap's input and output (each
-        the size of the layer's input) before the first sum. Measured on the `default` U-Net's
-        forward pass over one 128³ window: peak 2312 MiB ordered, 3336 MiB not, same result."""
+        the size of the layer's input) before the first sum (effect on a whole case:
+        docs/BENCHMARKS.md, "Inference")."""
         total = None
         for tap in range(self.kernel_size):
             with tf.control_dependencies([] if total is None else [total]):
@@ -174,8 +174,9 @@ class DepthwiseConv3D(keras.layers.Layer):
 
         Each tap convolves every plane of the folded stack (B * D planes of `inputs`, D
         already padded) and is shifted by whole planes: a slice along the first axis, which
-        TensorFlow takes without a copy (cutting each tap's planes out of `inputs` instead
-        copies them: 0.70 s against 0.51 s of CPU for one 128³ x 64 layer, same result).
+        TensorFlow takes without a copy (cutting each tap's planes out of `inputs`, as the
+        strided path must, copies them; effect on a whole case: docs/BENCHMARKS.md,
+        "Inference").
         Folded plane b * D + d of the sum is output (b, d) for d < out_depth; the k - 1 planes
         after each case's outputs mix two cases and are dropped (a batch of 1 has none).
         """

@@ -41,6 +41,14 @@ def _checked(tensor, condition, message):
         return tf.identity(tensor)
 
 
+def _position(names, value, what):
+    """int32 index of the scalar string tensor `value` in `names` (a tuple of str); another
+    value is an InvalidArgumentError saying what `what` must be."""
+    matches = tf.equal(tf.constant(names), value)
+    index = tf.argmax(tf.cast(matches, tf.int32), output_type=tf.int32)
+    return _checked(index, tf.reduce_any(matches), f"{what} must be one of {', '.join(names)}")
+
+
 def check_image(image, channels, max_voxels):
     """`image` after checking it is (X, Y, Z, `channels`) with at most `max_voxels` voxels.
 
@@ -156,10 +164,7 @@ def canonical_labels(probabilities, thresholds, et_min_voxels):
 def to_convention(canonical, convention):
     """uint8 labels of `canonical` in `convention` (a scalar string tensor naming a key of
     brats_rev.labels.CONVENTIONS); another name is an InvalidArgumentError listing them."""
-    matches = tf.equal(tf.constant(CONVENTION_NAMES), convention)
-    row = tf.argmax(tf.cast(matches, tf.int32), output_type=tf.int32)
-    row = _checked(row, tf.reduce_any(matches),
-                   f"label_convention must be one of {', '.join(CONVENTION_NAMES)}")
+    row = _position(CONVENTION_NAMES, convention, "label_convention")
     return tf.gather(tf.constant(CONVENTION_TABLE)[row], tf.cast(canonical, tf.int32))
 
 
@@ -191,9 +196,7 @@ def segment(predict_windows, image, convention, tta, return_probabilities, windo
         return sliding_window_predict(predict_windows, volume, window_size, config.overlap,
                                       config.batch_size, config.sigma_scale)
 
-    known = tf.equal(tf.constant(TTA_NAMES), tta)
-    mode = tf.argmax(tf.cast(known, tf.int32), output_type=tf.int32)
-    mode = _checked(mode, tf.reduce_any(known), f"tta must be one of {', '.join(TTA_NAMES)}")
+    mode = _position(TTA_NAMES, tta, "tta")
     copies = tf.gather([len(FLIPS[name]) for name in TTA_NAMES], mode)
     probabilities = mirrored_mean(windowed, prepared, copies)
     canonical = canonical_labels(probabilities, config.thresholds, config.et_min_voxels)

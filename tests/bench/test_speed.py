@@ -11,6 +11,7 @@ import pytest
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "what,variants", [("depthwise", {"decomposed", "grouped", "decomposed+xla"}),
+                      ("groupnorm", {"brats_rev", "keras"}),
                       ("stage", {"plain", "reversible", "recompute"}),
                       ("unet", {"plain", "reversible", "recompute"})]
 )

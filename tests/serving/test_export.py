@@ -167,6 +167,9 @@ def test_segment_labels_follow_the_requested_convention_and_probabilities_are_op
 def test_segment_rejects_bad_input_with_a_message(signatures, image, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         _segment(signatures, image)
+
+
+def test_segment_rejects_an_unknown_tta_mode(signatures):
     with pytest.raises(tf.errors.InvalidArgumentError, match="tta must be one of flips8, none"):
         _segment(signatures, _phantom_image((20, 20, 20)), tta="flips4")
 
