@@ -20,6 +20,10 @@ SPATIAL_AXES = (0, 1, 2)
 _FLIP, _ROTATE, _NOISE, _BLUR, _SCALE, _SHIFT, _GAMMA, _NUM_DRAWS = range(8)
 
 
+# Integer dtype of the same width as one voxel's channels, for `orient`'s packed permutation.
+_PACKED_DTYPES = {2: tf.int16, 4: tf.int32, 8: tf.int64}
+
+
 def orient(image, label, swap, reverse):
     """Image and label with x and y transposed if `swap` (bool scalar), then reversed along
     the spatial axes where `reverse` (bool (3,)) is True: an exact permutation of voxels.
@@ -27,17 +31,25 @@ def orient(image, label, swap, reverse):
     Every combination of flips and axial 90-degree rotations is one such call
     (`rotation_as_orientation`), so a patch is permuted at most twice. Swapping needs x and y of
     the same size; `swap=None` never transposes (and allows any patch shape).
+
+    When one voxel's channels fill 2, 4 or 8 bytes (a float16 patch of 4 modalities: 8 bytes),
+    the image is permuted as one integer per voxel (`tf.bitcast`): reversing z then moves
+    whole voxels instead of 2-byte values, 2x faster on a 128^3 x 4 float16 patch.
     """
+    packed_dtype = _PACKED_DTYPES.get(image.dtype.size * image.shape[-1])
+    voxels = image if packed_dtype is None else tf.bitcast(image, packed_dtype)
+
     def transposed(volume):
         return tf.transpose(volume, [1, 0] + list(range(2, volume.shape.rank)))
 
     if swap is not None:
-        image_shape, label_shape = image.shape, label.shape
-        image, label = tf.cond(swap, lambda: (transposed(image), transposed(label)),
-                               lambda: (image, label))
-        image, label = tf.ensure_shape(image, image_shape), tf.ensure_shape(label, label_shape)
+        voxels_shape, label_shape = voxels.shape, label.shape
+        voxels, label = tf.cond(swap, lambda: (transposed(voxels), transposed(label)),
+                                lambda: (voxels, label))
+        voxels, label = tf.ensure_shape(voxels, voxels_shape), tf.ensure_shape(label, label_shape)
     axes = tf.boolean_mask(tf.constant(SPATIAL_AXES), reverse)
-    return tf.reverse(image, axes), tf.reverse(label, axes)
+    voxels, label = tf.reverse(voxels, axes), tf.reverse(label, axes)
+    return (voxels if packed_dtype is None else tf.bitcast(voxels, image.dtype)), label
 
 
 def rotation_as_orientation(turns):
@@ -50,9 +62,32 @@ def rotation_as_orientation(turns):
     return swap, reverse
 
 
+def _per_channel(image, operation, *vectors):
+    """`operation(rows, *tiled)` on `image` (X, Y, Z, C) viewed as rows (X * Y, Z * C), with
+    each per-modality vector (C,) tiled to (Z * C,); the result reshaped like `image`.
+
+    Broadcasting a (C,) vector over the innermost axis of 4 is not vectorised on CPU (a
+    multiply takes 2.8x as long as by a scalar); over rows of Z * C values it is.
+    """
+    shape = tf.shape(image)
+    rows = tf.reshape(image, [-1, shape[2] * shape[3]])
+    tiled = [tf.tile(vector, [shape[2]]) for vector in vectors]
+    return tf.reshape(operation(rows, *tiled), shape)
+
+
+def channel_range(image):
+    """(min, max) of each modality of `image` (X, Y, Z, C): two float32 (C,).
+
+    Reduced along rows of a (C, X * Y * Z) transpose: 2x faster than reducing the
+    (X * Y * Z, C) view over its first axis.
+    """
+    by_channel = tf.transpose(tf.reshape(image, [-1, image.shape[-1]]))
+    return tf.reduce_min(by_channel, axis=1), tf.reduce_max(by_channel, axis=1)
+
+
 def scale_shift(image, scale, shift):
     """image * scale + shift, with scale and shift float32 (C,): one value per modality."""
-    return image * scale + shift
+    return _per_channel(image, lambda rows, a, b: rows * a + b, scale, shift)
 
 
 def gamma(image, exponents):
@@ -63,11 +98,12 @@ def gamma(image, exponents):
     min + exp(g * log(x - min) + (1 - g) * log(max - min)): exp and log are vectorised on CPU,
     tf.pow is about 6x slower, and the rewrite saves two passes over the patch.
     """
-    flat = tf.reshape(image, [-1, image.shape[-1]])
-    low = tf.reduce_min(flat, axis=0)
-    extent = tf.reduce_max(flat, axis=0) - low
+    low, high = channel_range(image)
+    extent = high - low
     log_extent = tf.math.log(tf.where(extent > 0, extent, 1.0))
-    return low + tf.exp(exponents * tf.math.log(image - low) + (1 - exponents) * log_extent)
+    return _per_channel(
+        image, lambda rows, g, a, b: a + tf.exp(g * tf.math.log(rows - a) + b),
+        exponents, low, (1 - exponents) * log_extent)
 
 
 def gaussian_noise(image, std, seed):
@@ -134,29 +170,40 @@ def zoom_factor(config, seed):
                     _uniform(config.scale_range, seeds[1]), 1.0)
 
 
-def augment_patch(image, label, config, seed):
-    """Applies the config's random axial rotation and flips (one `orient`), noise, blur,
-    intensity scale and shift, and gamma, in that order, to a patch; returns (image, label),
-    shapes unchanged.
+def orientation(config, seed):
+    """The random flips and axial rotation of a patch as one `orient` permutation.
 
-    Rotation, each flip axis and the intensity scale and shift of each modality are chosen
-    independently with their probabilities; noise, blur and gamma are applied to a whole patch
-    with theirs (blur and gamma with a sigma or exponent drawn per modality), as nnU-Net does.
+    Rotation (by 1-3 quarter turns, with `config.rotate90_probability`) and each flip axis
+    (`config.flip_probability`) are chosen independently. Returns (swap, reverse) for `orient`
+    (swap None when rotations are off), or None when both probabilities are 0. `seed` is the
+    patch's augmentation seed, the same one `augment_intensities` takes.
+    """
+    if config.rotate90_probability == 0 and config.flip_probability == 0:
+        return None
+    seeds = tf.random.experimental.stateless_split(seed, num=_NUM_DRAWS)
+    flips = _chance(config.flip_probability, seeds[_FLIP], [3])
+    if config.rotate90_probability == 0:
+        return None, flips
+    rotation_seeds = tf.random.experimental.stateless_split(seeds[_ROTATE], num=2)
+    turns = tf.random.stateless_uniform([], rotation_seeds[1], minval=1, maxval=4,
+                                        dtype=tf.int32)
+    turns = tf.where(_chance(config.rotate90_probability, rotation_seeds[0]), turns, 0)
+    swap, reverse = rotation_as_orientation(turns)
+    # Flipping after a rotation: the reversals of both combine (exclusive or).
+    return swap, tf.math.logical_xor(reverse, flips)
+
+
+def augment_intensities(image, config, seed):
+    """Applies the config's noise, blur, intensity scale and shift, and gamma, in that order,
+    to an image patch (X, Y, Z, C) float32; returns it with its shape unchanged.
+
+    The intensity scale and shift of each modality are chosen independently with their
+    probabilities; noise, blur and gamma are applied to a whole patch with theirs (blur and
+    gamma with a sigma or exponent drawn per modality), as nnU-Net does. The spatial
+    transforms (`orientation`, zoom) happen when the patch is cut (`sampling.extract_patch`).
     """
     seeds = tf.random.experimental.stateless_split(seed, num=_NUM_DRAWS)
     channels = image.shape[-1]
-    if config.rotate90_probability > 0 or config.flip_probability > 0:
-        flips = _chance(config.flip_probability, seeds[_FLIP], [3])
-        swap = None
-        if config.rotate90_probability > 0:
-            rotation_seeds = tf.random.experimental.stateless_split(seeds[_ROTATE], num=2)
-            turns = tf.random.stateless_uniform([], rotation_seeds[1], minval=1, maxval=4,
-                                                dtype=tf.int32)
-            turns = tf.where(_chance(config.rotate90_probability, rotation_seeds[0]), turns, 0)
-            swap, reverse = rotation_as_orientation(turns)
-            # Flipping after a rotation: the reversals of both combine (exclusive or).
-            flips = tf.math.logical_xor(reverse, flips)
-        image, label = orient(image, label, swap, flips)
     if config.noise_probability > 0:
         noise_seeds = tf.random.experimental.stateless_split(seeds[_NOISE], num=3)
         image = tf.cond(
@@ -185,4 +232,4 @@ def augment_patch(image, label, config, seed):
             _chance(config.gamma_probability, gamma_seeds[0]),
             lambda: gamma(image, _uniform(config.gamma_range, gamma_seeds[1], [channels])),
             lambda: image)
-    return image, label
+    return image

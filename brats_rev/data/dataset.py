@@ -135,8 +135,9 @@ def _patch(config, seed):
                                      config.foreground_probability, seeds[0])
         image, label = sampling.extract_patch(case["image"], case["label"], start,
                                               config.patch_size,
-                                              augment.zoom_factor(config, seeds[1]))
-        image, label = augment.augment_patch(image, label, config, seeds[2])
+                                              augment.zoom_factor(config, seeds[1]),
+                                              augment.orientation(config, seeds[2]))
+        image = augment.augment_intensities(image, config, seeds[2])
         return image, region_targets(label)
 
     return make

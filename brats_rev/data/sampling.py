@@ -13,6 +13,8 @@ and reads zeros (image) and background (label) where it reaches past the volume.
 
 import tensorflow as tf
 
+from brats_rev.data import augment
+
 NUM_SPATIAL = 3
 
 
@@ -99,13 +101,15 @@ def _resize(volume, box_low, box_high, patch_size, method):
     return tf.reshape(lines, output_shape)
 
 
-def extract_patch(image, label, start, patch_size, scale=1.0):
-    """The patch at `start`, zoomed by `scale` about the patch centre.
+def extract_patch(image, label, start, patch_size, scale=1.0, orientation=None):
+    """The patch at `start`, zoomed by `scale` about the patch centre, then oriented.
 
     Source coordinate of patch voxel i on an axis: start + size / 2 + (i - size / 2) * scale,
     so scale 1 is an exact crop [start, start + size) (taken by slicing, no interpolation).
     Otherwise the image is sampled linearly and the label at the nearest voxel, with 0 (image)
-    and background (label) at coordinates outside [0, size - 1] of the volume.
+    and background (label) at coordinates outside [0, size - 1] of the volume. The crop is
+    oriented in the stored dtype, before the image becomes float32: half the bytes to move
+    for a float16 case.
 
     Args:
       image: (X, Y, Z, C) float16 or float32 tensor.
@@ -113,16 +117,23 @@ def extract_patch(image, label, start, patch_size, scale=1.0):
       start: int32 (3,).
       patch_size: 3 ints.
       scale: float32 scalar tensor or float; > 1 zooms out.
+      orientation: None, or (swap, reverse) for `augment.orient` (`augment.orientation`).
 
     Returns:
       (image float32 (*patch_size, C), label uint8 (*patch_size)).
     """
     channels = image.shape[-1]
 
+    def oriented(patch_image, patch_label):
+        if orientation is None:
+            return patch_image, patch_label
+        return augment.orient(patch_image, patch_label, *orientation)
+
     def crop():
-        return (tf.cast(tf.slice(image, tf.concat([start, [0]], 0), [*patch_size, -1]),
-                        tf.float32),
-                tf.slice(label, start, patch_size))
+        patch_image, patch_label = oriented(
+            tf.slice(image, tf.concat([start, [0]], 0), [*patch_size, -1]),
+            tf.slice(label, start, patch_size))
+        return tf.cast(patch_image, tf.float32), patch_label
 
     def zoom():
         size = tf.constant(patch_size, tf.float32)
@@ -131,8 +142,8 @@ def extract_patch(image, label, start, patch_size, scale=1.0):
         box_low = first / last_index
         box_high = (first + scale * (size - 1)) / last_index
         zoomed_label = _resize(label[..., tf.newaxis], box_low, box_high, patch_size, "nearest")
-        return (_resize(image, box_low, box_high, patch_size, "bilinear"),
-                tf.cast(zoomed_label[..., 0], tf.uint8))
+        return oriented(_resize(image, box_low, box_high, patch_size, "bilinear"),
+                        tf.cast(zoomed_label[..., 0], tf.uint8))
 
     patch_image, patch_label = tf.cond(tf.equal(scale, 1.0), crop, zoom)
     return (tf.ensure_shape(patch_image, [*patch_size, channels]),

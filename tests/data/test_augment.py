@@ -19,19 +19,26 @@ def _patch(seed=0):
             rng.integers(0, 4, size=PATCH).astype(np.uint8))
 
 
+@pytest.mark.parametrize("dtype,channels", [(np.float32, 4), (np.float16, 4), (np.float16, 2),
+                                            (np.float16, 1)])
 @pytest.mark.parametrize("reverse", list(itertools.product([False, True], repeat=3)))
-def test_flips_are_exact_reversals(reverse):
+def test_flips_are_exact_reversals(reverse, dtype, channels):
+    # float16 with 4, 2 and 1 channels is permuted packed as int64, int32 and int16 voxels.
     image, label = _patch()
+    image = image[..., :channels].astype(dtype)
     flipped_image, flipped_label = augment.orient(
         tf.constant(image), tf.constant(label), None, tf.constant(reverse))
     axes = tuple(a for a in range(3) if reverse[a])
+    assert flipped_image.dtype == dtype
     np.testing.assert_array_equal(flipped_image, np.flip(image, axes))
     np.testing.assert_array_equal(flipped_label, np.flip(label, axes))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
 @pytest.mark.parametrize("turns", [0, 1, 2, 3, 5, -1])
-def test_rotations_equal_numpy_rot90_in_the_axial_plane(turns):
+def test_rotations_equal_numpy_rot90_in_the_axial_plane(turns, dtype):
     image, label = _patch()
+    image = image.astype(dtype)
     swap, reverse = augment.rotation_as_orientation(tf.constant(turns))
     rotated_image, rotated_label = augment.orient(tf.constant(image), tf.constant(label), swap,
                                                   reverse)
@@ -56,6 +63,13 @@ def test_scale_shift_acts_per_modality():
                                                                         np.float32)
     np.testing.assert_allclose(augment.scale_shift(image, scale, shift), image * scale + shift,
                                rtol=1e-6)
+
+
+def test_channel_range_is_the_min_and_max_of_each_modality():
+    image, _ = _patch(4)
+    low, high = augment.channel_range(tf.constant(image))
+    np.testing.assert_array_equal(low, image.min(axis=(0, 1, 2)))
+    np.testing.assert_array_equal(high, image.max(axis=(0, 1, 2)))
 
 
 def test_gamma_matches_the_reference_formula():
@@ -113,45 +127,55 @@ INTENSITY = DataConfig(patch_size=PATCH[:2] + (5,), flip_probability=0.0,
                        noise_probability=1.0, blur_probability=1.0)
 
 
+def _oriented(image, label, config, seed):
+    orientation = augment.orientation(config, tf.constant(seed))
+    return tuple(t.numpy() for t in augment.orient(tf.constant(image), tf.constant(label),
+                                                   *orientation))
+
+
 @pytest.mark.parametrize("index", range(12))
-def test_spatial_augmentation_keeps_a_label_drawn_into_the_image_exactly_aligned(index):
+def test_random_orientation_keeps_a_label_drawn_into_the_image_exactly_aligned(index):
     image, label = _patch(index)
     image[..., 2] = label  # the label drawn into one modality
-    out_image, out_label = (t.numpy() for t in augment.augment_patch(
-        tf.constant(image), tf.constant(label), SPATIAL, tf.constant([5, index])))
+    out_image, out_label = _oriented(image, label, SPATIAL, [5, index])
     np.testing.assert_array_equal(out_image[..., 2], out_label)
     # A permutation: same multiset of voxels as before.
     np.testing.assert_array_equal(np.sort(out_label, axis=None), np.sort(label, axis=None))
 
 
-def test_spatial_augmentation_reaches_all_sixteen_orientations():
+def test_random_orientation_reaches_all_sixteen_orientations():
     image, label = _patch()
-    seen = set()
-    for index in range(64):
-        _, out = augment.augment_patch(tf.constant(image), tf.constant(label), SPATIAL,
-                                       tf.constant([6, index]))
-        seen.add(out.numpy().tobytes())
+    seen = {_oriented(image, label, SPATIAL, [6, index])[1].tobytes() for index in range(64)}
     # 4 rotations x 8 flip patterns give 16 distinct orientations of a generic patch.
     assert len(seen) == 16
 
 
-def test_intensity_augmentation_changes_the_image_only_and_follows_the_seed():
-    image, label = _patch()
+def test_orientation_follows_its_probabilities():
+    seeds = [tf.constant([7, i]) for i in range(400)]
+    flips_only = ALL_OFF.replace(flip_probability=0.3)
+    swaps, reverses = zip(*(augment.orientation(flips_only, s) for s in seeds), strict=True)
+    assert set(swaps) == {None}  # rotation off: never transposed
+    flipped = np.mean([r.numpy() for r in reverses], axis=0)
+    np.testing.assert_array_less(np.abs(flipped - 0.3), 4 * np.sqrt(0.21 / 400))
+    rotations = ALL_OFF.replace(rotate90_probability=0.6)
+    # A quarter turn (1 or 3 of the 1-3 turns drawn) swaps x and y: 0.6 * 2 / 3 = 0.4.
+    swapped = np.mean([bool(augment.orientation(rotations, s)[0]) for s in seeds])
+    assert abs(swapped - 0.4) <= 4 * np.sqrt(0.24 / 400)
+
+
+def test_intensity_augmentation_follows_the_seed():
+    image, _ = _patch()
     seed = tf.constant([2, 9])
-    out_image, out_label = augment.augment_patch(tf.constant(image), tf.constant(label),
-                                                 INTENSITY, seed)
-    np.testing.assert_array_equal(out_label, label)
+    out_image = augment.augment_intensities(tf.constant(image), INTENSITY, seed)
     assert np.all(np.isfinite(out_image)) and not np.allclose(out_image, image)
-    again, _ = augment.augment_patch(tf.constant(image), tf.constant(label), INTENSITY, seed)
+    again = augment.augment_intensities(tf.constant(image), INTENSITY, seed)
     np.testing.assert_array_equal(out_image, again)
-    other, _ = augment.augment_patch(tf.constant(image), tf.constant(label), INTENSITY,
-                                     tf.constant([2, 10]))
+    other = augment.augment_intensities(tf.constant(image), INTENSITY, tf.constant([2, 10]))
     assert not np.allclose(out_image, other)
 
 
 def test_disabled_augmentation_is_the_identity():
-    image, label = _patch()
-    out_image, out_label = augment.augment_patch(tf.constant(image), tf.constant(label),
-                                                 ALL_OFF, tf.constant([1, 1]))
+    image, _ = _patch()
+    assert augment.orientation(ALL_OFF, tf.constant([1, 1])) is None
+    out_image = augment.augment_intensities(tf.constant(image), ALL_OFF, tf.constant([1, 1]))
     np.testing.assert_array_equal(out_image, image)
-    np.testing.assert_array_equal(out_label, label)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from brats_rev.data import sampling
+from brats_rev.data import augment, sampling
 
 SHAPE = (40, 40, 40)
 PATCH = (8, 8, 8)
@@ -101,6 +101,23 @@ def test_scale_one_is_an_exact_crop():
     assert patch_image.dtype == tf.float32
     np.testing.assert_array_equal(patch_image, image[3:19, 0:12, 16:24].astype(np.float32))
     np.testing.assert_array_equal(patch_label, label[3:19, 0:12, 16:24])
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.8])
+@pytest.mark.parametrize("turns,flips", [(0, (True, False, True)), (1, (False, False, False)),
+                                         (3, (True, True, True))])
+def test_oriented_patch_is_the_patch_rotated_then_flipped(scale, turns, flips):
+    image, label = _volume()
+    start, patch = tf.constant([3, 2, 5]), (12, 12, 8)
+    plain = [t.numpy() for t in sampling.extract_patch(
+        tf.constant(image), tf.constant(label), start, patch, tf.constant(scale))]
+    swap, reverse = augment.rotation_as_orientation(tf.constant(turns))
+    oriented = sampling.extract_patch(
+        tf.constant(image), tf.constant(label), start, patch, tf.constant(scale),
+        (swap, tf.math.logical_xor(reverse, tf.constant(flips))))
+    axes = [a for a in range(3) if flips[a]]
+    for result, expected in zip(oriented, plain, strict=True):
+        np.testing.assert_array_equal(result, np.flip(np.rot90(expected, turns, (0, 1)), axes))
 
 
 @pytest.mark.parametrize("scale", [0.8, 1.15])
