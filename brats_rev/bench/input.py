@@ -1,6 +1,6 @@
 """Training input pipeline throughput: patches per second, with and without augmentation.
 
-    python -m brats_rev.bench.input --data_dir=tfrecords/sample --patch_size=128
+    python -m brats_rev.bench.input --data_dir=tfrecords/sample --patch_size=128 [--each_transform]
 
 For each setting a fresh `build_dataset(..., "train", fold)` is timed twice: its first epoch
 (as many patches as the fold has training cases, from the start of iteration: reading,
@@ -56,14 +56,43 @@ def measure(data_config, fold, warmup, batches, seed=0):
     }
 
 
+# The `DataConfig` probabilities of each transform, for `--each_transform`.
+TRANSFORMS = {
+    "flips and rotation": ("flip_probability", "rotate90_probability"),
+    "zoom": ("scale_probability",),
+    "intensity scale and shift": ("intensity_scale_probability", "intensity_shift_probability"),
+    "gamma": ("gamma_probability",),
+    "noise": ("noise_probability",),
+    "blur": ("blur_probability",),
+}
+WITHOUT = "default without "
+
+
+def settings(augmented, each_transform):
+    """{setting name: DataConfig}: `augmented`, no augmentation, and with `each_transform`
+    `augmented` without each of `TRANSFORMS` in turn."""
+    chosen = {"default augmentation": augmented,
+              "no augmentation": augmented.without_augmentation()}
+    if each_transform:
+        chosen.update({WITHOUT + name: augmented.replace(**dict.fromkeys(fields, 0.0))
+                       for name, fields in TRANSFORMS.items()})
+    return chosen
+
+
+def transform_costs(results):
+    """{transform: CPU ms per patch it adds at its default probability}: the default
+    setting's CPU time per patch minus that without the transform."""
+    default = results["default augmentation"]["cpu_seconds_per_patch"]
+    return {name[len(WITHOUT):]: (default - result["cpu_seconds_per_patch"]) * 1e3
+            for name, result in results.items() if name.startswith(WITHOUT)}
+
+
 def main(argv):
     del argv
     augmented = config_lib.DataConfig(data_dir=FLAGS.data_dir, patch_size=FLAGS.patch_size,
                                       batch_size=FLAGS.batch_size)
-    settings = {"default augmentation": augmented,
-                "no augmentation": augmented.without_augmentation()}
     results = {name: measure(config, FLAGS.fold, FLAGS.warmup, FLAGS.batches, FLAGS.seed)
-               for name, config in settings.items()}
+               for name, config in settings(augmented, FLAGS.each_transform).items()}
     machine = report.machine_description()
     print(f"Input pipeline, {FLAGS.patch_size}^3 x 4 patches, batch {FLAGS.batch_size}, "
           f"fold {FLAGS.fold} of {FLAGS.data_dir}; {machine['cpu']}, {machine['cores']} cores:")
@@ -71,6 +100,11 @@ def main(argv):
              f"{r['cpu_seconds_per_patch'] * 1e3:.0f}"] for name, r in results.items()]
     print(report.markdown_table(
         ["setting", "first epoch patches/s", "cached patches/s", "CPU ms / patch"], rows))
+    costs = transform_costs(results)
+    if costs:
+        print("CPU ms per patch each transform adds at its default probability:")
+        print(report.markdown_table(["transform", "CPU ms / patch"],
+                                    [[name, f"{ms:.1f}"] for name, ms in costs.items()]))
     if FLAGS.json_out:
         report.write_json(FLAGS.json_out, {
             "machine": machine,
@@ -79,6 +113,7 @@ def main(argv):
             "batch_size": FLAGS.batch_size,
             "fold": FLAGS.fold,
             "results": results,
+            "transform_cpu_ms_per_patch": costs,
         })
 
 
@@ -91,6 +126,8 @@ def define_flags():
     flags.DEFINE_integer("warmup", 5, "Batches after the first epoch before timing.")
     flags.DEFINE_integer("batches", 30, "Timed batches.", lower_bound=1)
     flags.DEFINE_integer("seed", 0, "Sampling and augmentation seed.")
+    flags.DEFINE_bool("each_transform", False, "Also measure the default augmentation "
+                      "without each transform in turn, and print what each one costs.")
     flags.DEFINE_string("json_out", None, "Write the results as JSON here.")
 
 
