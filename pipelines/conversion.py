@@ -75,8 +75,21 @@ def _metadata(loaded, root, box, canonical, foreground, warnings):
     }
 
 
+def _foreground(canonical, case_id, max_per_class):
+    """{class name: int32 (n, 3)} sampled tumour voxels of a case (none when unlabelled)."""
+    names = records.FOREGROUND_CLASSES
+    if canonical is None:
+        return {name: np.zeros((0, 3), np.int32) for name in names}
+    by_class = preprocess.foreground_locations(canonical, list(names.values()), max_per_class,
+                                               preprocess.stable_seed(case_id))
+    return {name: by_class[value] for name, value in names.items()}
+
+
 def convert_case(case, root, options):
-    """Validates, preprocesses and encodes one case (a brats_rev.data.cases.Case).
+    """Validates, crops and encodes one case (a brats_rev.data.cases.Case).
+
+    The record holds the cropped source intensities (or their z-scores, see
+    `records.IMAGE_ENCODINGS`); its reader z-scores them exactly like `prepare.prepare_case`.
 
     Returns a CaseResult; any error rejects the case with the Problems that explain why.
     """
@@ -84,25 +97,19 @@ def convert_case(case, root, options):
     if loaded is None:
         return CaseResult(case.case_id, None, None, tuple(problems))
     try:
-        prepared = prepare.prepare_case(loaded.image, loaded.seg, loaded.case.convention,
-                                        options.margin)
+        cropped = prepare.crop_case(loaded.image, loaded.seg, loaded.case.convention,
+                                    options.margin)
+        canonical, box = cropped.label, cropped.box
+        foreground = _foreground(canonical, case.case_id, options.max_foreground_per_class)
+        record = records.encode_example({
+            "case_id": case.case_id, "convention": case.convention,
+            "intensities": cropped.intensities, "label": canonical,
+            "original_shape": cropped.original_shape, "crop_box": box,
+            "affine": loaded.affine, "spacing": loaded.spacing, "foreground": foreground,
+        })
     except ValueError as error:
         problem = Problem(case.case_id, case.directory, str(error))
         return CaseResult(case.case_id, None, None, tuple(problems) + (problem,))
-    image, canonical, box = prepared.image, prepared.label, prepared.box
-    names = records.FOREGROUND_CLASSES
-    if canonical is None:
-        foreground = {name: np.zeros((0, 3), np.int32) for name in names}
-    else:
-        by_class = preprocess.foreground_locations(
-            canonical, list(names.values()), options.max_foreground_per_class,
-            preprocess.stable_seed(case.case_id))
-        foreground = {name: by_class[value] for name, value in names.items()}
-    record = records.encode_example({
-        "case_id": case.case_id, "convention": case.convention, "image": image,
-        "label": canonical, "original_shape": loaded.image.shape[:3], "crop_box": box,
-        "affine": loaded.affine, "spacing": loaded.spacing, "foreground": foreground,
-    })
     metadata = _metadata(loaded, root, box, canonical, foreground, loaded.warnings)
     return CaseResult(case.case_id, record, metadata, tuple(problems))
 

@@ -50,26 +50,50 @@ def uncrop(cropped, box, original_shape, fill=0):
     return full
 
 
-def zscore(image, mask, channel_names=None):
-    """Per-channel z-score of `image` (x, y, z, C) over the voxels where `mask` is True.
+def zscore_statistics(image, mask, channel_names=None):
+    """Per-channel mean and standard deviation of `image` (x, y, z, C) where `mask` is True.
 
-    Returns float32 of the same shape with each channel's brain voxels at mean 0 and standard
-    deviation 1 (population std, ddof=0) and every voxel outside `mask` exactly 0.
-    Raises ValueError naming the channel if it is constant over the mask (e.g. all zero), since
-    normalising it would divide by zero.
+    Returns (mean, std), each float64 (C,), computed in float64 with the population standard
+    deviation (ddof=0): the statistics `zscore` normalises with.
+    Raises ValueError if `mask` is empty, or naming the channel if it is constant over the
+    mask (e.g. all zero), since normalising it would divide by zero.
     """
     channel_names = channel_names or [str(c) for c in range(image.shape[-1])]
     if not np.any(mask):
         raise ValueError("cannot normalise: the brain mask is empty")
-    out = np.zeros(image.shape, dtype=np.float32)
+    mean = np.zeros(image.shape[-1], dtype=np.float64)
+    std = np.zeros(image.shape[-1], dtype=np.float64)
     for channel, name in enumerate(channel_names):
         values = image[..., channel][mask].astype(np.float64)
-        mean, std = values.mean(), values.std()
-        if not np.isfinite(std) or std == 0:
-            raise ValueError(f"cannot normalise channel {name}: it is constant ({mean:g}) "
-                             "over the brain mask")
-        out[..., channel][mask] = ((values - mean) / std).astype(np.float32)
+        mean[channel], std[channel] = values.mean(), values.std()
+        if not np.isfinite(std[channel]) or std[channel] == 0:
+            raise ValueError(f"cannot normalise channel {name}: it is constant "
+                             f"({mean[channel]:g}) over the brain mask")
+    return mean, std
+
+
+def apply_zscore(image, mask, mean, std):
+    """float32 (x, y, z, C): `image` (x, y, z, C) minus `mean`, divided by `std` where `mask`.
+
+    `mean` and `std` are float64 (C,). The arithmetic is float64, rounded once to float32;
+    every voxel outside `mask` is exactly 0.
+    """
+    out = np.zeros(image.shape, dtype=np.float32)
+    for channel in range(image.shape[-1]):
+        values = image[..., channel][mask].astype(np.float64)
+        out[..., channel][mask] = ((values - mean[channel]) / std[channel]).astype(np.float32)
     return out
+
+
+def zscore(image, mask, channel_names=None):
+    """Per-channel z-score of `image` (x, y, z, C) over the voxels where `mask` is True.
+
+    Returns float32 of the same shape with each channel's brain voxels at mean 0 and standard
+    deviation 1 (population std, ddof=0) and every voxel outside `mask` exactly 0
+    (`apply_zscore` with `zscore_statistics`). Raises ValueError naming the channel if it is
+    constant over the mask (e.g. all zero), since normalising it would divide by zero.
+    """
+    return apply_zscore(image, mask, *zscore_statistics(image, mask, channel_names))
 
 
 def stable_seed(text):

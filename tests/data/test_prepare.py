@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from brats_rev import labels
-from brats_rev.data.prepare import prepare_case
+from brats_rev.data import preprocess
+from brats_rev.data.prepare import crop_case, prepare_case
 
 
 def _case():
@@ -38,6 +39,19 @@ def test_labels_widen_the_box_and_become_canonical(convention, et):
     assert prepared.label.flags["C_CONTIGUOUS"]
     assert prepared.label[1, 1, 1] == labels.ET and prepared.label[5, 1, 1] == labels.ED
     assert labels.region_voxel_counts(prepared.label) == {"WT": 2, "TC": 1, "ET": 1}
+
+
+def test_crop_case_keeps_the_source_and_prepare_case_zscores_it():
+    image, seg = _case()
+    cropped = crop_case(image, seg, "brats2023", margin=0)
+    np.testing.assert_array_equal(cropped.box, [[2, 8], [3, 7], [1, 5]])
+    np.testing.assert_array_equal(cropped.intensities, image[2:8, 3:7, 1:5])
+    assert cropped.mask.shape == (6, 4, 4) and np.count_nonzero(cropped.mask) == 4 * 4 * 4
+    assert not cropped.mask[4:].any()  # the rows the tumour label added are outside the brain
+    prepared = prepare_case(image, seg, "brats2023", margin=0)
+    np.testing.assert_array_equal(prepared.image,
+                                  preprocess.zscore(cropped.intensities, cropped.mask))
+    np.testing.assert_array_equal(prepared.label, cropped.label)
 
 
 def test_constant_modality_is_named():

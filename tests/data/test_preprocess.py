@@ -41,8 +41,13 @@ def test_zscore_uses_brain_voxels_only():
     image[1, 1, 1] = [0, 500]  # outside the mask: must not count and must become 0
     mask = np.zeros((2, 2, 2), dtype=bool)
     mask[0, 0, 0] = mask[0, 0, 1] = True
+    mean, std = preprocess.zscore_statistics(image, mask)
+    assert mean.dtype == std.dtype == np.float64
+    np.testing.assert_array_equal(mean, [2, 20])
+    np.testing.assert_array_equal(std, [1, 10])
     out = preprocess.zscore(image, mask)
     assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, preprocess.apply_zscore(image, mask, mean, std))
     np.testing.assert_array_equal(out[0, 0, 0], [-1, -1])
     np.testing.assert_array_equal(out[0, 0, 1], [1, 1])
     assert np.count_nonzero(out[~mask]) == 0

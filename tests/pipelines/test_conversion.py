@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from brats_rev import labels, phantoms
-from brats_rev.data import manifest, preprocess, records
+from brats_rev.data import manifest, prepare, preprocess, records
 from pipelines import conversion, convert_brats
 from tests.data import bad_cases
 
@@ -44,11 +44,39 @@ def test_each_layout_converts_and_labels_round_trip_exactly(tmp_path, release, e
         assert metadata["region_voxels"]["WT"] == int(np.count_nonzero(source))
         assert metadata["convention"] == case["convention"] == layout.convention
         np.testing.assert_array_equal(case["affine"], phantoms.phantom_affine(SHAPE))
-        flair = np.asarray(nib.load(str(tmp_path / "in" / metadata["source_files"][0])).dataobj)
-        brain = preprocess.crop(flair != 0, case["crop_box"])
-        np.testing.assert_allclose(case["image"][..., 0][brain].mean(), 0, atol=2e-3)
-        np.testing.assert_allclose(case["image"][..., 0][brain].std(), 1, atol=2e-3)
-        assert np.count_nonzero(case["image"][~brain]) == 0
+        assert case["image_encoding"] == records.INT16_SOURCE  # phantoms are int16
+        image = _source_image(tmp_path / "in", metadata)
+        prepared = prepare.prepare_case(image, source, layout.convention, OPTIONS.margin)
+        np.testing.assert_array_equal(case["image"], prepared.image)
+
+
+def _source_image(root, metadata):
+    """float32 (X, Y, Z, 4) of a converted case's four modality files."""
+    return np.stack([np.asarray(nib.load(str(root / path)).dataobj, np.float32)
+                     for path in metadata["source_files"][:4]], axis=-1)
+
+
+def test_float_source_is_stored_as_float16_zscores(tmp_path):
+    ids = phantoms.write_dataset(str(tmp_path / "in"), 2, "2023", SHAPE, seed=3)
+    document = _convert(tmp_path / "in", tmp_path / "int16")
+    flair_path = tmp_path / "in" / document["cases"][ids[1]]["source_files"][0]
+    flair = nib.load(str(flair_path))
+    values = np.asarray(flair.dataobj).astype(np.float32)
+    values[values != 0] += 0.25  # a float volume, as some BraTS 2023 files are
+    nib.save(nib.Nifti1Image(values, flair.affine), str(flair_path))
+    document = _convert(tmp_path / "in", tmp_path / "out")
+    decoded = {c["case_id"]: c for c in records.read_cases(str(tmp_path / "out"))}
+    assert [decoded[i]["image_encoding"] for i in ids] == [records.INT16_SOURCE,
+                                                           records.FLOAT16_ZSCORE]
+    metadata = document["cases"][ids[1]]
+    seg = np.asarray(nib.load(str(tmp_path / "in" / metadata["source_files"][4])).dataobj)
+    prepared = prepare.prepare_case(_source_image(tmp_path / "in", metadata), seg, "brats2023",
+                                    OPTIONS.margin)
+    np.testing.assert_array_equal(decoded[ids[1]]["image"],
+                                  prepared.image.astype(np.float16).astype(np.float32))
+    int16_shards = [(tmp_path / "int16" / s["file"]).stat().st_size
+                    for s in manifest.load_manifest(str(tmp_path / "int16"))["shards"]]
+    assert sum(int16_shards) < sum(s["bytes"] for s in document["shards"])
 
 
 BREAKERS = {
