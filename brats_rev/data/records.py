@@ -142,7 +142,7 @@ def choose_encoding(intensities):
     limits = np.iinfo(np.int16)
     if intensities.min() < limits.min or intensities.max() > limits.max:
         return FLOAT16_ZSCORE
-    if intensities.dtype.kind in "iub" or np.array_equal(intensities, np.round(intensities)):
+    if intensities.dtype.kind in "iu" or np.array_equal(intensities, np.round(intensities)):
         return INT16_SOURCE
     return FLOAT16_ZSCORE
 
@@ -204,7 +204,8 @@ def encode_example(case):
 def _check_version(version):
     if version != SCHEMA_VERSION:
         raise ValueError(f"record schema version {version} is not supported; this reader "
-                         f"reads version {SCHEMA_VERSION}")
+                         f"reads version {SCHEMA_VERSION} (convert the dataset again with "
+                         "pipelines.convert_brats)")
 
 
 def _unknown_encoding_message(case_id, encoding):
@@ -308,7 +309,8 @@ def parse_example(serialized):
     parsed = tf.io.parse_single_example(serialized, FEATURE_SPEC)
     version_ok = tf.debugging.assert_equal(
         parsed[SCHEMA_VERSION_KEY], tf.constant(SCHEMA_VERSION, tf.int64),
-        message=f"record schema version differs from {SCHEMA_VERSION}")
+        message=f"record schema version differs from {SCHEMA_VERSION} (convert the dataset "
+                "again with pipelines.convert_brats)")
     with tf.control_dependencies([version_ok]):
         features = {key: tf.identity(value) for key, value in parsed.items()}
 
