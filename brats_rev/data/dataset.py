@@ -109,7 +109,8 @@ def _parsed_cases(shards, case_ids, deterministic):
 
 
 def _compact(case):
-    """A parsed case with its image as float16, the stored precision: half the cache memory."""
+    """A parsed case with its image as float16 (relative rounding error at most 2**-11): half
+    the memory of float32 in the cache, and the dtype `augment.orient` permutes fastest."""
     return {**case, records.IMAGE: tf.cast(case[records.IMAGE], tf.float16)}
 
 

@@ -12,6 +12,10 @@ import itertools
 import numpy as np
 import tensorflow as tf
 
+# TensorFlow's function that freezes a tf.function's variables into constants (TF 2 has no
+# `tf.*` alias for it).
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
 from brats_rev.config import InferenceConfig
 from brats_rev.data import preprocess, validation
 from brats_rev.data.prepare import prepare_case
@@ -78,6 +82,24 @@ def region_probabilities(model):
     return predict
 
 
+def frozen_region_probabilities(model, window_size, in_channels):
+    """`region_probabilities` of `model` as a graph with its weights folded in as constants.
+
+    Takes windows float32 (N, *window_size, in_channels), N any (another shape is an error
+    naming the expected one). With constant weights,
+    TensorFlow's graph optimiser can precompute what depends on the weights alone and oneDNN
+    can keep its reordered weights, so each window costs less CPU time for the same result
+    (docs/BENCHMARKS.md, "Inference"). Later changes to the model's weights are not seen.
+    """
+    shape = [None, *window_size, in_channels]
+    forward = tf.function(region_probabilities(model)).get_concrete_function(
+        tf.TensorSpec(shape, tf.float32))
+    frozen = convert_variables_to_constants_v2(forward)
+    # The frozen graph does not check its input: a window of another size would fail deep
+    # inside the model.
+    return lambda windows: frozen(tf.ensure_shape(windows, shape))[0]
+
+
 class Predictor:
     """Segments whole cases with a trained model.
 
@@ -93,7 +115,8 @@ class Predictor:
         self.window_size = tuple(int(w) for w in window_size)
         self.config = config or InferenceConfig()
         self.in_channels = int(model.inputs[0].shape[-1])
-        self.predict_windows = region_probabilities(model)
+        self.predict_windows = frozen_region_probabilities(model, self.window_size,
+                                                           self.in_channels)
         self._segment = tf.function(
             self._probabilities_graph,
             input_signature=[tf.TensorSpec([None, None, None, self.in_channels], tf.float32)])

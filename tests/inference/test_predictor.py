@@ -8,10 +8,15 @@ import pytest
 import tensorflow as tf
 
 from brats_rev import labels, phantoms
-from brats_rev.config import InferenceConfig
+from brats_rev.config import InferenceConfig, preset
 from brats_rev.data import layouts
 from brats_rev.data.cases import find_cases
-from brats_rev.inference.predictor import CaseError
+from brats_rev.inference.predictor import (
+    CaseError,
+    frozen_region_probabilities,
+    region_probabilities,
+)
+from brats_rev.models import build_model
 from tests.inference.fakes import SHAPE, encoding_phantom, region_reading_predictor
 
 
@@ -75,3 +80,17 @@ def test_unreadable_file_names_case_and_file(tmp_path):
     [case], _ = find_cases(str(tmp_path))
     with pytest.raises(CaseError, match=f"{case_id}: {path}: unreadable t1ce file"):
         region_reading_predictor().predict_case(case)
+
+
+def test_frozen_window_function_equals_the_model_and_ignores_later_weight_changes():
+    model = build_model(preset("tiny").replace(block_mode="plain"))
+    windows = tf.random.stateless_normal((3, 16, 16, 32, 4), seed=[4, 2])
+    frozen = frozen_region_probabilities(model, (16, 16, 32), 4)
+    expected = region_probabilities(model)(windows).numpy()
+    np.testing.assert_allclose(frozen(windows), expected, atol=1e-6)
+    np.testing.assert_allclose(frozen(windows[:1]), expected[:1], atol=1e-6)  # any batch size
+    model.set_weights([w * 0.5 for w in model.get_weights()])  # the frozen copy keeps its own
+    np.testing.assert_allclose(frozen(windows), expected, atol=1e-6)
+    assert not np.allclose(region_probabilities(model)(windows), expected, atol=1e-3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"expected shape \[\?,16,16,32,4\]"):
+        frozen(windows[:, :8])  # only the window size it was frozen for
