@@ -97,13 +97,13 @@ class AdditiveCoupling(ResidualStreamLayer):
         self.f.build(half_shape)
         self.g.build(half_shape)
 
-    def residual_f(self, x2):
-        """F(x2) in the residual dtype."""
-        return ops.cast(self.f(x2), RESIDUAL_DTYPE)
+    def residual_f(self, x2, checkpoint=False):
+        """F(x2) in the residual dtype (`checkpoint`: see `MBConv3D.call`)."""
+        return ops.cast(self.f(x2, checkpoint=checkpoint), RESIDUAL_DTYPE)
 
-    def residual_g(self, y1):
-        """G(y1) in the residual dtype."""
-        return ops.cast(self.g(y1), RESIDUAL_DTYPE)
+    def residual_g(self, y1, checkpoint=False):
+        """G(y1) in the residual dtype (`checkpoint`: see `MBConv3D.call`)."""
+        return ops.cast(self.g(y1, checkpoint=checkpoint), RESIDUAL_DTYPE)
 
     def call(self, inputs):
         x1, x2 = split_halves(ops.cast(inputs, RESIDUAL_DTYPE))

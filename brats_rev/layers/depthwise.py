@@ -125,7 +125,69 @@ class DepthwiseConv3D(keras.layers.Layer):
         return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding)
 
     def _decomposed(self, inputs):
-        """Sum over depth taps of 2D depthwise convolutions, depth folded into the batch."""
+        """Sum over depth taps of 2D depthwise convolutions, depth folded into the batch.
+
+        With stride 1, "same" padding and an odd kernel, the gradient is `_ordered_gradient`;
+        otherwise autodiff differentiates the taps."""
+        # A tensor, not the variable (eagerly, converting a variable may return it as is, and a
+        # custom gradient would then have to handle the variable itself).
+        kernel = tf.identity(ops.convert_to_tensor(self.kernel))
+        if self.strides == 1 and self.padding == "same" and self.kernel_size % 2:
+            return self._ordered_gradient(inputs, kernel)
+        return self._decomposed_with(inputs, kernel)
+
+    def _ordered_gradient(self, inputs, kernel):
+        """The decomposed convolution with a gradient that keeps only `inputs` and the kernel.
+
+        Autodiff of the taps pads every tap's output gradient to the whole folded stack and
+        back-propagates each tap to a stack-sized input gradient before summing: in a
+        recomputed MBConv at full resolution, several tensors of the expanded width at once.
+        Here the input gradient is the same convolution of the output gradient with the kernel
+        flipped on all three axes (exact for stride 1, "same" padding, odd kernel), summed tap
+        by tap like the forward pass, and it starts only after the kernel gradient (one
+        depthwise filter back-propagation per depth tap over first-axis slices) exists.
+        """
+
+        @tf.custom_gradient
+        def convolve(x, w):
+            def gradient(dy):
+                dw = self._kernel_gradient(x, dy)
+                with tf.control_dependencies([dw]):
+                    dy = tf.identity(dy)
+                return self._decomposed_with(dy, tf.reverse(w, axis=[0, 1, 2])), dw
+
+            return self._decomposed_with(x, w), gradient
+
+        return convolve(inputs, kernel)
+
+    def _kernel_gradient(self, inputs, output_grads):
+        """dL/dkernel (k, k, k, C, 1) for stride 1, "same" padding, odd k.
+
+        Output plane d of case b is the sum over taps t of a 2D convolution of padded input
+        plane d + t; in the folded stack of padded planes (B * D_padded) that is plane
+        b * D_padded + d + t, so tap t's filter gradient pairs the stack shifted by t (a first-
+        axis slice) with the output gradients laid out on the same stack (zeros where planes
+        straddle two cases).
+        """
+        k = self.kernel_size
+        half = k // 2
+        padded = ops.pad(inputs, ((0, 0), (half, half), (0, 0), (0, 0), (0, 0)))
+        shape = ops.shape(padded)
+        planes = ops.reshape(padded, (-1, shape[2], shape[3], shape[4]))
+        count = shape[0] * shape[1] - (k - 1)
+        grads = ops.pad(output_grads, ((0, 0), (0, k - 1), (0, 0), (0, 0), (0, 0)))
+        grads = ops.reshape(grads, (-1, shape[2], shape[3], shape[4]))[:count]
+        filter_sizes = tf.stack([k, k, shape[4], 1])
+        taps = [
+            tf.compat.v1.nn.depthwise_conv2d_native_backprop_filter(
+                planes[tap : tap + count], filter_sizes, grads, strides=[1, 1, 1, 1],
+                padding="SAME")
+            for tap in range(k)
+        ]
+        return ops.stack(taps)
+
+    def _decomposed_with(self, inputs, kernel):
+        """The decomposed convolution of `inputs` with `kernel` (k, k, k, C, 1)."""
         k, stride = self.kernel_size, self.strides
         depth = inputs.shape[1]
         if depth is None:
@@ -137,9 +199,9 @@ class DepthwiseConv3D(keras.layers.Layer):
         out_depth = (depth - k) // stride + 1
         batch, channels = ops.shape(inputs)[0], inputs.shape[-1]
         if stride == 1:
-            outputs = self._unit_stride_taps(inputs, batch, depth, out_depth)
+            outputs = self._unit_stride_taps(inputs, kernel, batch, depth, out_depth)
         else:
-            outputs = self._strided_taps(inputs, out_depth)
+            outputs = self._strided_taps(inputs, kernel, out_depth)
         out_shape = ops.shape(outputs)
         return ops.reshape(outputs, (batch, out_depth, out_shape[1], out_shape[2], channels))
 
@@ -155,7 +217,7 @@ class DepthwiseConv3D(keras.layers.Layer):
             total = output if total is None else total + output
         return total
 
-    def _strided_taps(self, inputs, out_depth):
+    def _strided_taps(self, inputs, kernel, out_depth):
         """(B * out_depth, H', W', C): each tap convolves the depth planes it strides over,
         cut from `inputs` (B, D, H, W, C) (D already padded)."""
         shape = ops.shape(inputs)
@@ -164,12 +226,12 @@ class DepthwiseConv3D(keras.layers.Layer):
         def tap_output(tap):
             planes = inputs[:, tap : tap + (out_depth - 1) * stride + 1 : stride]
             planes = ops.reshape(planes, (-1, shape[2], shape[3], shape[4]))
-            return ops.depthwise_conv(planes, self.kernel[tap], strides=stride,
+            return ops.depthwise_conv(planes, kernel[tap], strides=stride,
                                       padding=self.padding)
 
         return self._ordered_sum(tap_output)
 
-    def _unit_stride_taps(self, inputs, batch, depth, out_depth):
+    def _unit_stride_taps(self, inputs, kernel, batch, depth, out_depth):
         """(B * out_depth, H', W', C) for stride 1.
 
         Each tap convolves every plane of the folded stack (B * D planes of `inputs`, D
@@ -185,8 +247,7 @@ class DepthwiseConv3D(keras.layers.Layer):
         count = batch * depth - (self.kernel_size - 1)
 
         def tap_output(tap):
-            output = ops.depthwise_conv(planes, self.kernel[tap], strides=1,
-                                        padding=self.padding)
+            output = ops.depthwise_conv(planes, kernel[tap], strides=1, padding=self.padding)
             return output[tap : tap + count]
 
         total = self._ordered_sum(tap_output)

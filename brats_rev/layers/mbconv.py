@@ -7,6 +7,8 @@ from keras import ops
 
 from brats_rev.layers.depthwise import IMPLEMENTATIONS, DepthwiseConv3D
 from brats_rev.layers.group_norm import GroupNormalization
+from brats_rev.layers.pointwise import Pointwise
+from brats_rev.layers.recompute import recompute
 from brats_rev.layers.validation import (
     check_choice,
     check_fraction,
@@ -71,7 +73,7 @@ class MBConv3D(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def _pointwise(self, units, name, activation=None):
-        return keras.layers.Dense(
+        return Pointwise(
             units,
             activation=activation,
             kernel_initializer=self.kernel_initializer,
@@ -115,10 +117,22 @@ class MBConv3D(keras.layers.Layer):
         self.project = self._pointwise(self.filters, "project")
         self.project.build(hidden_shape)
 
-    def call(self, inputs):
+    def _expansion(self, inputs):
+        """GroupNorm -> expand -> activation: (..., in_channels) -> (..., hidden)."""
         x = self.norm(inputs)
         if self.expand is not None:
             x = self.activation(self.expand(x))
+        return x
+
+    def call(self, inputs, checkpoint=False):
+        """The block's output; with `checkpoint`, the normalisation and expansion are
+        recomputed in backprop (`recompute.recompute`), so a tape keeps the input and the
+        expanded activations but not the normalisation's float32 statistics and the
+        pre-activation expansion. The reversible stage's backward pass, which records one
+        block at a time, uses it: the depthwise and projection gradients then run without
+        the expansion's activations alive, at the cost of computing the expansion once
+        more."""
+        x = recompute(self._expansion, inputs) if checkpoint else self._expansion(inputs)
         x = self.activation(self.depthwise(x))
         if self.squeeze is not None:
             gate = self.excite(self.squeeze(ops.mean(x, axis=(1, 2, 3))))

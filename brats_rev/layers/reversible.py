@@ -35,9 +35,8 @@ from brats_rev.layers.coupling import (
     merge_halves,
     split_halves,
 )
+from brats_rev.layers.recompute import MODES
 from brats_rev.layers.validation import check_choice, check_positive_int
-
-MODES = ("reversible", "plain", "recompute")
 
 
 def _accumulate(totals, grads):
@@ -65,7 +64,7 @@ def _coupling_backward(coupling, outputs, output_grads, variables):
     dy1, dy2 = output_grads
     with tf.GradientTape() as tape:
         tape.watch(y1)
-        g_y1 = coupling.residual_g(y1)
+        g_y1 = coupling.residual_g(y1, checkpoint=True)
     grads = tape.gradient(g_y1, [y1, *variables], output_gradients=dy2)
     dx1 = dy1 + grads[0]  # dL/dy1 through y1 itself and through G(y1); x1 enters only y1.
     variable_grads = grads[1:]
@@ -74,7 +73,7 @@ def _coupling_backward(coupling, outputs, output_grads, variables):
         x2 = y2 - g_y1
     with tf.GradientTape() as tape:
         tape.watch(x2)
-        f_x2 = coupling.residual_f(x2)
+        f_x2 = coupling.residual_f(x2, checkpoint=True)
     grads = tape.gradient(f_x2, [x2, *variables], output_gradients=dx1)
     dx2 = dy2 + grads[0]
     variable_grads = _accumulate(variable_grads, grads[1:])

@@ -11,24 +11,16 @@
 
 With deep supervision, decoder levels 1 .. levels - 2 get heads too ("logits_level_<i>", at
 1 / 2**i resolution). The outputs are a dict: {"logits": (B, D, H, W, num_outputs), ...}.
-Models that differ only in `block_mode` have identical weight lists.
+Models that differ only in `block_mode` have identical weight lists. `block_mode` also applies
+to the parts between stages (`Downsample` "down_<i>", `SkipMerge` "merge_<i>" = transposed
+conv, concat and projection, `SegmentationHead`): outside "plain" mode they store only their
+inputs, which are stage outputs, and recompute the rest in backprop.
 """
 
 import keras
 
-from brats_rev.layers import GroupNormalization, ReversibleStage
-from brats_rev.layers.mbconv import group_count
+from brats_rev.layers import Downsample, ReversibleStage, SegmentationHead, SkipMerge
 from brats_rev.layers.size_check import SpatialMultipleCheck
-
-
-def _head(x, num_outputs, norm_groups, activation, dtype, name):
-    """GroupNorm -> activation -> 1x1x1 conv to float32 logits."""
-    x = GroupNormalization(
-        groups=group_count(norm_groups, x.shape[-1]), epsilon=1e-5, dtype=dtype,
-        name=f"{name}_norm",
-    )(x)
-    x = keras.layers.Activation(activation, dtype=dtype, name=f"{name}_activation")(x)
-    return keras.layers.Dense(num_outputs, dtype="float32", name=name)(x)
 
 
 def reversible_unet(
@@ -70,6 +62,11 @@ def reversible_unet(
         "depthwise_implementation": depthwise_implementation,
         "dtype": dtype_policy,
     }
+
+    def head(name):
+        return SegmentationHead(num_outputs, norm_groups, activation, mode=block_mode,
+                                dtype=dtype_policy, name=name)
+
     image = keras.Input((*spatial_shape, in_channels), name="image")
     x = SpatialMultipleCheck(2 ** (levels - 1), name="size_check")(image)
     x = keras.layers.Conv3D(filters[0], 3, padding="same", dtype=dtype_policy, name="stem")(x)
@@ -81,23 +78,17 @@ def reversible_unet(
         )(x)
         skips.append(x)
         if level < levels - 1:
-            x = keras.layers.Conv3D(
-                filters[level + 1], 2, strides=2, dtype=dtype_policy, name=f"down_{level}"
-            )(x)
+            x = Downsample(filters[level + 1], mode=block_mode, dtype=dtype_policy,
+                           name=f"down_{level}")(x)
 
     outputs = {}
     for level in reversed(range(levels - 1)):
-        x = keras.layers.Conv3DTranspose(
-            filters[level], 2, strides=2, dtype=dtype_policy, name=f"up_{level}"
-        )(x)
-        x = keras.layers.Concatenate(dtype=dtype_policy, name=f"skip_{level}")([x, skips[level]])
-        x = keras.layers.Dense(filters[level], dtype=dtype_policy, name=f"project_{level}")(x)
+        x = SkipMerge(filters[level], mode=block_mode, dtype=dtype_policy,
+                      name=f"merge_{level}")([x, skips[level]])
         x = ReversibleStage(
             filters[level], decoder_blocks[level], name=f"decoder_{level}", **stage_kwargs
         )(x)
         if deep_supervision and level > 0:
-            outputs[f"logits_level_{level}"] = _head(
-                x, num_outputs, norm_groups, activation, dtype_policy, f"head_level_{level}"
-            )
-    outputs["logits"] = _head(x, num_outputs, norm_groups, activation, dtype_policy, "head")
+            outputs[f"logits_level_{level}"] = head(f"head_level_{level}")(x)
+    outputs["logits"] = head("head")(x)
     return keras.Model(image, outputs, name=name)

@@ -11,6 +11,7 @@ from tests.layers.reference import depthwise_conv3d
 CASES = [
     # (input shape N, D, H, W, C), kernel, stride, padding
     ((2, 7, 9, 6, 3), 3, 1, "same"),
+    ((3, 4, 5, 6, 2), 3, 1, "same"),  # planes straddling cases in the ordered gradient
     ((2, 7, 9, 6, 3), 3, 2, "same"),
     ((1, 8, 8, 8, 4), 3, 2, "valid"),
     ((1, 5, 6, 7, 2), 3, 1, "valid"),
@@ -62,6 +63,25 @@ def test_gradients_agree_between_implementations(shape, kernel, stride, padding)
     for a, b in zip(*grads, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
     assert float(tf.reduce_max(tf.abs(grads[0][1]))) > 0
+
+
+@pytest.mark.parametrize("stride,padding,ordered", [(1, "same", True), (2, "same", False),
+                                                    (1, "valid", False)])
+def test_unit_stride_same_gradient_is_the_flipped_convolution(stride, padding, ordered):
+    # The ordered gradient back-propagates no tap on its own: the input gradient is a forward
+    # convolution of the output gradient, so the graph has no depthwise input back-propagation.
+    layer = _layer("decomposed", (1, 6, 6, 6, 2), 3, stride, padding)
+
+    @tf.function
+    def grads(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.square(layer(x)))
+        return tape.gradient(loss, [x, layer.kernel])
+
+    graph = grads.get_concrete_function(tf.TensorSpec((1, 6, 6, 6, 2))).graph
+    op_types = {op.type for op in graph.get_operations()}
+    assert ("DepthwiseConv2dNativeBackpropInput" not in op_types) == ordered
 
 
 def test_without_bias_has_only_a_kernel():

@@ -4,7 +4,15 @@ import keras
 import numpy as np
 import pytest
 
-from brats_rev.layers import AdditiveCoupling, DepthwiseConv3D, MBConv3D, ReversibleStage
+from brats_rev.layers import (
+    AdditiveCoupling,
+    DepthwiseConv3D,
+    Downsample,
+    MBConv3D,
+    ReversibleStage,
+    SegmentationHead,
+)
+from brats_rev.layers.pointwise import Pointwise
 
 LAYERS = {
     "depthwise": lambda: DepthwiseConv3D(3, strides=2, use_bias=False),
@@ -13,6 +21,9 @@ LAYERS = {
     "coupling": lambda: AdditiveCoupling(8, expand_ratio=2, kernel_size=5, norm_groups=4),
     "stage": lambda: ReversibleStage(8, 2, expand_ratio=2, se_ratio=0.5, norm_groups=4,
                                      mode="recompute"),
+    "pointwise": lambda: Pointwise(5, activation="relu"),
+    "down": lambda: Downsample(6, mode="reversible"),
+    "head": lambda: SegmentationHead(3, norm_groups=4, activation="gelu", mode="recompute"),
 }
 
 
