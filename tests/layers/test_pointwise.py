@@ -1,16 +1,12 @@
 """Pointwise: the values, gradients and weights of `keras.layers.Dense`."""
 
-import json
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from brats_rev.bench import isolation
 from brats_rev.layers.pointwise import Pointwise
+from tests.layers.peaks import measured_peaks
 
 
 def _pair(shape, units, **kwargs):
@@ -63,6 +59,7 @@ import json
 import keras
 import tensorflow as tf
 from brats_rev.layers.pointwise import Pointwise
+from tests.layers.peaks import measured_peaks
 peaks = {}
 for c_in, c_out in ((16, 64), (64, 16)):
     x = tf.random.normal((1, 64, 64, 64, c_in), dtype=tf.float16)
@@ -86,9 +83,6 @@ def test_float16_step_has_no_float32_scratch():
     # 64³ voxels x 64 channels: 32 MiB in float16. On a CPU the matrix product converts its
     # operands and result to float32 (64 MiB for the 64-channel side); the convolution's
     # scratch is bounded by its own working-set limit instead.
-    done = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT], capture_output=True, text=True,
-                          env=isolation.measurement_environment(), check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    peaks = json.loads(done.stdout.split("PEAKS", 1)[1])
+    peaks = measured_peaks(_PEAK_SCRIPT)
     for sizes in ("16->64", "64->16"):
         assert peaks[f"Pointwise {sizes}"] < 0.5 * peaks[f"Dense {sizes}"], peaks

@@ -1,18 +1,14 @@
 """The U-Net's transitions: the same function, gradients and weights in every mode, and only
 their inputs stored for backprop outside "plain" mode."""
 
-import json
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from brats_rev.bench import isolation
 from brats_rev.layers import Downsample, SegmentationHead, SkipMerge
 from brats_rev.layers.recompute import recompute
 from brats_rev.layers.reversible import MODES
+from tests.layers.peaks import measured_peaks
 
 COARSE, SKIP = (2, 2, 3, 2, 6), (2, 4, 6, 4, 4)
 
@@ -134,9 +130,6 @@ def test_skip_merge_outside_plain_mode_does_not_store_its_activations():
     # 32³ voxels: a 32-channel float32 tensor is 4 MiB. Plain autodiff keeps the 64-channel
     # concatenation (8 MiB) for the projection's gradient while the rest of the step runs;
     # recomputed, it exists only during the layer's own backward pass.
-    done = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT], capture_output=True, text=True,
-                          env=isolation.measurement_environment(), check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    peaks = json.loads(done.stdout.split("PEAKS", 1)[1])
+    peaks = measured_peaks(_PEAK_SCRIPT)
     mib = 2**20
     assert peaks["plain"] - peaks["reversible"] >= 6 * mib, peaks
