@@ -86,10 +86,9 @@ def frozen_region_probabilities(model, window_size, in_channels):
     """`region_probabilities` of `model` as a graph with its weights folded in as constants.
 
     Takes windows float32 (N, *window_size, in_channels), N any (another shape is an error
-    naming the expected one). With constant weights,
-    TensorFlow's graph optimiser can precompute what depends on the weights alone and oneDNN
-    can keep its reordered weights, so each window costs less CPU time for the same result
-    (docs/BENCHMARKS.md, "Inference"). Later changes to the model's weights are not seen.
+    naming the expected one). Each window then costs less CPU time for the same result
+    (measured, not profiled: docs/BENCHMARKS.md, "Inference"). Later changes to the model's
+    weights are not seen.
     """
     shape = [None, *window_size, in_channels]
     forward = tf.function(region_probabilities(model)).get_concrete_function(
