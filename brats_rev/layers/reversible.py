@@ -36,7 +36,7 @@ from brats_rev.layers.coupling import (
     split_halves,
 )
 from brats_rev.layers.recompute import MODES
-from brats_rev.layers.validation import check_choice, check_positive_int
+from brats_rev.layers.validation import check_bool, check_choice, check_positive_int
 
 
 def _accumulate(totals, grads):
@@ -46,7 +46,7 @@ def _accumulate(totals, grads):
     ]
 
 
-def _coupling_backward(coupling, outputs, output_grads, variables):
+def _coupling_backward(coupling, outputs, output_grads, variables, checkpoint_expansion):
     """One block of the reversible backward pass, on channel halves.
 
     Args:
@@ -54,6 +54,8 @@ def _coupling_backward(coupling, outputs, output_grads, variables):
         outputs: (y1, y2), the halves of the block output (float32).
         output_grads: (dL/dy1, dL/dy2).
         variables: the `tf.Variable`s of the whole stage (from `tf.custom_gradient`).
+        checkpoint_expansion: recompute F's and G's normalisation and expansion once more
+            for their gradients (`MBConv3D.call`'s `checkpoint`).
 
     Returns:
         (inputs, input_grads, variable_grads): the reconstructed input halves (x1, x2), their
@@ -64,7 +66,7 @@ def _coupling_backward(coupling, outputs, output_grads, variables):
     dy1, dy2 = output_grads
     with tf.GradientTape() as tape:
         tape.watch(y1)
-        g_y1 = coupling.residual_g(y1, checkpoint=True)
+        g_y1 = coupling.residual_g(y1, checkpoint=checkpoint_expansion)
     grads = tape.gradient(g_y1, [y1, *variables], output_gradients=dy2)
     dx1 = dy1 + grads[0]  # dL/dy1 through y1 itself and through G(y1); x1 enters only y1.
     variable_grads = grads[1:]
@@ -73,7 +75,7 @@ def _coupling_backward(coupling, outputs, output_grads, variables):
         x2 = y2 - g_y1
     with tf.GradientTape() as tape:
         tape.watch(x2)
-        f_x2 = coupling.residual_f(x2, checkpoint=True)
+        f_x2 = coupling.residual_f(x2, checkpoint=checkpoint_expansion)
     grads = tape.gradient(f_x2, [x2, *variables], output_gradients=dx1)
     dx2 = dy2 + grads[0]
     variable_grads = _accumulate(variable_grads, grads[1:])
@@ -81,12 +83,13 @@ def _coupling_backward(coupling, outputs, output_grads, variables):
     return (x1, x2), (dx1, dx2), variable_grads
 
 
-def reversible_sequence(couplings, inputs):
+def reversible_sequence(couplings, inputs, checkpoint_expansion=False):
     """Applies `couplings` in order, storing only the final output for backprop.
 
     Args:
         couplings: built AdditiveCoupling layers.
         inputs: float32 tensor (batch, depth, height, width, channels).
+        checkpoint_expansion: see `ReversibleStage`.
 
     Returns:
         The output of the last coupling; its gradient is computed by reconstruction.
@@ -111,7 +114,7 @@ def reversible_sequence(couplings, inputs):
                 outputs = [tf.identity(t) for t in outputs]
             for coupling in reversed(couplings):
                 outputs, output_grads, block_grads = _coupling_backward(
-                    coupling, outputs, output_grads, variables
+                    coupling, outputs, output_grads, variables, checkpoint_expansion
                 )
                 variable_grads = _accumulate(variable_grads, block_grads)
                 # Ordering: the next (earlier) block starts only after this one's gradients
@@ -138,6 +141,12 @@ class ReversibleStage(ResidualStreamLayer):
         depthwise_implementation: passed to every MBConv3D.
         mode: "reversible", "plain" or "recompute" (see module docstring). All modes have
             the same weights, in the same order, and compute the same function.
+        checkpoint_expansion: in "reversible" mode, the backward walk recomputes each
+            MBConv's normalisation and expansion once more for its gradient
+            (`MBConv3D.call`'s `checkpoint`): the walk's peak then holds the block input and
+            the expanded activations but not the pre-activation expansion, for one more
+            expansion per MBConv. Worth it where the walk runs while much else is alive (the
+            U-Net's full-resolution decoder stage); no effect in the other modes.
 
     Input shape: (batch, depth, height, width, filters), any float dtype.
     Output shape: the same, float32 (the residual stream is float32 under any policy).
@@ -154,11 +163,13 @@ class ReversibleStage(ResidualStreamLayer):
         norm_groups=8,
         mode="reversible",
         depthwise_implementation="auto",
+        checkpoint_expansion=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.num_blocks = check_positive_int("num_blocks", num_blocks)
         self.mode = check_choice("mode", mode, MODES)
+        self.checkpoint_expansion = check_bool("checkpoint_expansion", checkpoint_expansion)
         # One attribute per coupling (not a list): TensorFlow checkpoints track a Keras
         # layer's attributes but not the contents of its lists.
         for i in range(num_blocks):
@@ -187,7 +198,7 @@ class ReversibleStage(ResidualStreamLayer):
     def call(self, inputs):
         x = tf.cast(inputs, RESIDUAL_DTYPE)
         if self.mode == "reversible":
-            return reversible_sequence(self.couplings, x)
+            return reversible_sequence(self.couplings, x, self.checkpoint_expansion)
         for coupling in self.couplings:
             x = tf.recompute_grad(coupling)(x) if self.mode == "recompute" else coupling(x)
         return x
@@ -199,6 +210,7 @@ class ReversibleStage(ResidualStreamLayer):
                 "filters": self.filters,
                 "num_blocks": self.num_blocks,
                 "mode": self.mode,
+                "checkpoint_expansion": self.checkpoint_expansion,
                 **self.couplings[0].block_kwargs,
             }
         )

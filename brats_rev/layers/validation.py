@@ -27,3 +27,10 @@ def check_fraction(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
     return value
+
+
+def check_bool(name, value):
+    """Returns `value` if it is True or False (not merely truthy), else raises ValueError."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}")
+    return value

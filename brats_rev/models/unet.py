@@ -11,10 +11,19 @@
 
 With deep supervision, decoder levels 1 .. levels - 2 get heads too ("logits_level_<i>", at
 1 / 2**i resolution). The outputs are a dict: {"logits": (B, D, H, W, num_outputs), ...}.
-Models that differ only in `block_mode` have identical weight lists. `block_mode` also applies
-to the parts between stages (`Downsample` "down_<i>", `SkipMerge` "merge_<i>" = transposed
-conv, concat and projection, `SegmentationHead`): outside "plain" mode they store only their
-inputs, which are stage outputs, and recompute the rest in backprop.
+Models that differ only in `block_mode` have identical weight lists. Outside "plain" mode, the
+recomputation goes where the memory is, at full resolution (level 0):
+
+* the parts between stages there (`Downsample` "down_0", `SkipMerge` "merge_0" = transposed
+  conv, concat and projection, `SegmentationHead` "head") store only their inputs, which are
+  stage outputs, and recompute the rest in backprop; at coarser levels (1/8 of the voxels or
+  fewer) they are ordinary autodiff;
+* the full-resolution decoder stage, whose backward walk runs while the network's stored
+  activations are all alive, also recomputes each MBConv's expansion
+  (`ReversibleStage(checkpoint_expansion=True)`).
+
+Replaying more saves little memory and costs step time (docs/BENCHMARKS.md, "U-Net: where the
+reversible model recomputes").
 """
 
 import keras
@@ -63,9 +72,12 @@ def reversible_unet(
         "dtype": dtype_policy,
     }
 
-    def head(name):
-        return SegmentationHead(num_outputs, norm_groups, activation, mode=block_mode,
-                                dtype=dtype_policy, name=name)
+    def transition_mode(level):
+        return block_mode if level == 0 else "plain"
+
+    def head(level, name):
+        return SegmentationHead(num_outputs, norm_groups, activation,
+                                mode=transition_mode(level), dtype=dtype_policy, name=name)
 
     image = keras.Input((*spatial_shape, in_channels), name="image")
     x = SpatialMultipleCheck(2 ** (levels - 1), name="size_check")(image)
@@ -78,17 +90,18 @@ def reversible_unet(
         )(x)
         skips.append(x)
         if level < levels - 1:
-            x = Downsample(filters[level + 1], mode=block_mode, dtype=dtype_policy,
+            x = Downsample(filters[level + 1], mode=transition_mode(level), dtype=dtype_policy,
                            name=f"down_{level}")(x)
 
     outputs = {}
     for level in reversed(range(levels - 1)):
-        x = SkipMerge(filters[level], mode=block_mode, dtype=dtype_policy,
+        x = SkipMerge(filters[level], mode=transition_mode(level), dtype=dtype_policy,
                       name=f"merge_{level}")([x, skips[level]])
         x = ReversibleStage(
-            filters[level], decoder_blocks[level], name=f"decoder_{level}", **stage_kwargs
+            filters[level], decoder_blocks[level], checkpoint_expansion=level == 0,
+            name=f"decoder_{level}", **stage_kwargs
         )(x)
         if deep_supervision and level > 0:
-            outputs[f"logits_level_{level}"] = head(f"head_level_{level}")(x)
-    outputs["logits"] = head("head")(x)
+            outputs[f"logits_level_{level}"] = head(level, f"head_level_{level}")(x)
+    outputs["logits"] = head(0, "head")(x)
     return keras.Model(image, outputs, name=name)

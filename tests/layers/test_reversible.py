@@ -38,10 +38,10 @@ def _relative_error(a, b):
     return float(tf.reduce_max(tf.abs(a - b)) / (tf.reduce_max(tf.abs(a)) + 1e-12))
 
 
-@pytest.mark.parametrize("num_blocks", [1, 3])
+@pytest.mark.parametrize("num_blocks,checkpoint_expansion", [(1, False), (3, False), (3, True)])
 @pytest.mark.parametrize("wrap", ["eager", "function", "xla"])
-def test_gradients_equal_plain_autodiff(num_blocks, wrap):
-    stages = _stages(num_blocks)
+def test_gradients_equal_plain_autodiff(num_blocks, checkpoint_expansion, wrap):
+    stages = _stages(num_blocks, checkpoint_expansion=checkpoint_expansion)
     x = tf.random.stateless_normal(SHAPE, seed=(1, 2))
     upstream = tf.random.stateless_normal(SHAPE, seed=(3, 4))
     results = {}
@@ -107,6 +107,7 @@ def test_mixed_precision_gradients_match_plain():
         ({"filters": 8, "num_blocks": 1, "expand_ratio": 0}, "expand_ratio=0"),
         ({"filters": 8, "num_blocks": 1, "depthwise_implementation": "x"},
          "depthwise_implementation='x'"),
+        ({"filters": 8, "num_blocks": 1, "checkpoint_expansion": 1}, "checkpoint_expansion=1"),
     ],
 )
 def test_bad_arguments_say_what_was_received_and_allowed(kwargs, message):

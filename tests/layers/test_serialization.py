@@ -20,7 +20,7 @@ LAYERS = {
                                activation="gelu"),
     "coupling": lambda: AdditiveCoupling(8, expand_ratio=2, kernel_size=5, norm_groups=4),
     "stage": lambda: ReversibleStage(8, 2, expand_ratio=2, se_ratio=0.5, norm_groups=4,
-                                     mode="recompute"),
+                                     mode="recompute", checkpoint_expansion=True),
     "pointwise": lambda: Pointwise(5, activation="relu"),
     "down": lambda: Downsample(6, mode="reversible"),
     "head": lambda: SegmentationHead(3, norm_groups=4, activation="gelu", mode="recompute"),

@@ -9,6 +9,8 @@ import pytest
 import tensorflow as tf
 
 from brats_rev.config import preset
+from brats_rev.layers import ReversibleStage
+from brats_rev.layers.recompute import RecomputedLayer
 from brats_rev.models import build_model
 
 
@@ -90,6 +92,19 @@ def test_reversible_unet_gradients_equal_plain():
             scale = float(tf.reduce_max(tf.abs(want)))
             assert scale > 0
             assert float(tf.reduce_max(tf.abs(want - got))) / scale < 1e-4
+
+
+@pytest.mark.parametrize("mode", ["reversible", "recompute", "plain"])
+def test_recomputation_is_placed_at_full_resolution(mode):
+    model = build_model(preset("tiny", block_mode=mode, deep_supervision=True))
+    transitions = {layer.name: layer.mode for layer in model.layers
+                   if isinstance(layer, RecomputedLayer)}
+    assert transitions == {"down_0": mode, "down_1": "plain", "merge_1": "plain",
+                           "head_level_1": "plain", "merge_0": mode, "head": mode}
+    stages = {layer.name: (layer.mode, layer.checkpoint_expansion) for layer in model.layers
+              if isinstance(layer, ReversibleStage)}
+    assert stages == {name: (mode, name == "decoder_0") for name in
+                      ("encoder_0", "encoder_1", "encoder_2", "decoder_1", "decoder_0")}
 
 
 def test_mixed_precision_model_keeps_float32_weights_and_logits():
