@@ -6,7 +6,8 @@ concatenated skip merge (twice the level's channels), the head's normalised and 
 inputs. As `RecomputedLayer`s they store only their inputs, which are stage outputs the
 network keeps anyway (float32 residual streams), and recompute the rest when their gradient
 arrives (effect: docs/BENCHMARKS.md, "U-Net: one training step on the whole volume").
-In "plain" mode they are ordinary autodiff, the baseline the reversible model is compared with.
+In "plain" mode they are ordinary autodiff, the baseline the reversible model is compared with;
+the U-Net uses that mode for them below full resolution too (`models/unet.py`).
 """
 
 import keras
