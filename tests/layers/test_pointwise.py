@@ -59,7 +59,6 @@ import json
 import keras
 import tensorflow as tf
 from brats_rev.layers.pointwise import Pointwise
-from tests.layers.peaks import measured_peaks
 peaks = {}
 for c_in, c_out in ((16, 64), (64, 16)):
     x = tf.random.normal((1, 64, 64, 64, c_in), dtype=tf.float16)
