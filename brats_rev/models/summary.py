@@ -1,6 +1,8 @@
-"""Parameters and FLOPs per voxel of a preset.
+"""Parameters and FLOPs per voxel of a preset, optionally with other widths or couplings.
 
     python -m brats_rev.models.summary --preset=default [--patch=128,128,128] [--json_out=...]
+    python -m brats_rev.models.summary --preset=default --filters=128,256,512,1024,1280
+    python -m brats_rev.models.summary --preset=default --blocks=16
 """
 
 import dataclasses
@@ -17,6 +19,9 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum("preset", "default", sorted(config_lib.PRESETS), "Model preset.")
 flags.DEFINE_list("patch", ["128", "128", "128"], "Input depth,height,width for the FLOP count.")
 flags.DEFINE_string("json_out", None, "Also write the summary as JSON here.")
+flags.DEFINE_list("filters", None, "Widths per level instead of the preset's.")
+flags.DEFINE_integer("blocks", None, "Encoder and decoder couplings per level instead of the "
+                     "preset's (as the memory benchmark's --blocks).")
 
 
 def summarise(config, patch):
@@ -36,7 +41,12 @@ def summarise(config, patch):
 
 def main(argv):
     del argv
-    config = config_lib.preset(FLAGS.preset)
+    changes = {}
+    if FLAGS.filters:
+        changes["filters"] = tuple(int(n) for n in FLAGS.filters)
+    if FLAGS.blocks is not None:
+        changes.update(encoder_blocks=FLAGS.blocks, decoder_blocks=FLAGS.blocks)
+    config = config_lib.preset(FLAGS.preset, **changes)
     patch = tuple(int(n) for n in FLAGS.patch)
     summary = summarise(config, patch)
     print(f"preset {FLAGS.preset}: " + ", ".join(

@@ -59,3 +59,15 @@ def test_summary_command_line(tmp_path):
     # The stem alone is 2 x 27 x 4 x 8 FLOPs per voxel; the whole network is more.
     assert summary["forward_flops_per_voxel"] > 2 * 27 * 4 * 8
     assert summary["config"]["filters"] == [8, 16, 32]
+    wider = tmp_path / "wider.json"
+    subprocess.run(
+        [sys.executable, "-m", "brats_rev.models.summary", "--preset=tiny", "--patch=16,16,16",
+         "--filters=16,32,64", "--blocks=2", f"--json_out={wider}"],
+        capture_output=True, text=True, check=True,
+    )
+    wider = json.loads(wider.read_text())
+    assert wider["config"]["filters"] == [16, 32, 64]
+    assert wider["config"]["encoder_blocks"] == [2, 2, 2]
+    assert wider["config"]["decoder_blocks"] == [2, 2]
+    # Twice the widths alone give about 4x the parameters; twice the couplings add to that.
+    assert wider["parameters"] > 4 * summary["parameters"]
