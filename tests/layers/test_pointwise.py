@@ -79,9 +79,12 @@ print("PEAKS", json.dumps(peaks))
 
 @pytest.mark.slow
 def test_float16_step_has_no_float32_scratch():
-    # 64³ voxels x 64 channels: 32 MiB in float16. On a CPU the matrix product converts its
-    # operands and result to float32 (64 MiB for the 64-channel side); the convolution's
-    # scratch is bounded by its own working-set limit instead.
+    # 64³ voxels x 64 channels: 32 MiB in float16. The step's peak is the float16 gradient of
+    # its input and nothing more: a float32 copy of either side (which a CPU matrix product
+    # makes on processors without float16 arithmetic, e.g. Dense on AMD EPYC) would add
+    # 32-64 MiB. Dense's peaks are measured alongside for the failure message: on processors with
+    # AVX512-FP16 it needs no copy either.
     peaks = measured_peaks(_PEAK_SCRIPT)
-    for sizes in ("16->64", "64->16"):
-        assert peaks[f"Pointwise {sizes}"] < 0.5 * peaks[f"Dense {sizes}"], peaks
+    for c_in, c_out in ((16, 64), (64, 16)):
+        input_gradient = 64**3 * c_in * 2
+        assert peaks[f"Pointwise {c_in}->{c_out}"] <= 1.05 * input_gradient + 2**20, peaks
