@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from brats_rev import phantoms
-from brats_rev.data import cases
+from brats_rev.data import cases, layouts
 
 SHAPE = (24, 28, 20)
 
@@ -24,7 +24,7 @@ def test_each_layout_and_extension_is_found(tmp_path, release, convention, exten
     assert case.release == release and case.convention == convention
     assert all(path.endswith(extension) for path in case.images + (case.seg,))
     assert [os.path.basename(p) for p in case.images] == [
-        phantoms.layouts.LAYOUTS[release].file_name(case.case_id, m, extension)
+        layouts.LAYOUTS[release].file_name(case.case_id, m, extension)
         for m in ("flair", "t1", "t1ce", "t2")]
 
 

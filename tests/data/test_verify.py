@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from brats_rev import labels, phantoms
-from brats_rev.data import manifest, verify
+from brats_rev.data import layouts, manifest, verify
 from pipelines import conversion, convert_brats
 from tests.data import bad_cases
 
@@ -17,7 +17,7 @@ SHAPE = (24, 28, 20)
 
 def _dataset(root):
     ids = phantoms.write_dataset(str(root), 3, "2020", SHAPE, seed=4)
-    layout = phantoms.layouts.LAYOUTS["2020"]
+    layout = layouts.LAYOUTS["2020"]
     bad_cases.zero(str(root / ids[1] / layout.file_name(ids[1], "t1ce")))
     bad_cases.shift_affine(str(root / ids[2] / layout.file_name(ids[2], "t2")), 5e-4)
     return ids

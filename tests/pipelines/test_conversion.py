@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from brats_rev import labels, phantoms
-from brats_rev.data import manifest, prepare, preprocess, records
+from brats_rev.data import layouts, manifest, prepare, preprocess, records
 from pipelines import conversion, convert_brats
 from tests.data import bad_cases
 
@@ -29,7 +29,7 @@ def test_each_layout_converts_and_labels_round_trip_exactly(tmp_path, release, e
     document = _convert(tmp_path / "in", tmp_path / "out", num_shards=2)
     assert document["num_cases"] == 3 and document["rejected"] == []
     assert [s["case_ids"] for s in document["shards"]] == [ids[:1], ids[1:]]
-    layout = phantoms.layouts.LAYOUTS[release]
+    layout = layouts.LAYOUTS[release]
     decoded = {c["case_id"]: c for c in records.read_cases(str(tmp_path / "out"))}
     assert sorted(decoded) == ids
     for case_id in ids:
@@ -96,7 +96,7 @@ def mixed_dataset(tmp_path_factory):
     """A 2021 dataset: 2 good cases, one case per bad kind, a missing modality, an odd folder."""
     root = tmp_path_factory.mktemp("mixed") / "in"
     ids = phantoms.write_dataset(str(root), len(BREAKERS) + 3, "2021", SHAPE, seed=9)
-    layout = phantoms.layouts.LAYOUTS["2021"]
+    layout = layouts.LAYOUTS["2021"]
     expected = {}
     for case_id, (role, breaker, message) in zip(ids, BREAKERS.values(), strict=False):
         roles = ("flair", "t1", "t1ce", "t2", "seg")
