@@ -11,6 +11,8 @@ from brats_rev import evaluation_files, phantoms
 
 SHAPE = (48, 48, 31)
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory):

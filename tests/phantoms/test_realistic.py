@@ -56,6 +56,7 @@ def test_labels_nest_and_volumes_are_brats_like(cases):
     assert 40 < whole < 200  # BraTS whole tumours: tens to a few hundred ml
 
 
+@pytest.mark.slow
 def test_case_mix_over_forty_cases():
     """Some cases have no necrosis, some no enhancement, some several separate cores."""
     solid = quiet = multifocal = 0
@@ -101,6 +102,7 @@ def test_grid_too_coarse_is_refused():
         phantoms.make_realistic_phantom((40, 48, 31), 0)
 
 
+@pytest.mark.slow
 def test_command_writes_a_realistic_release_dataset(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "brats_rev.phantoms", f"--output_dir={tmp_path}", "--num_cases=1",
