@@ -142,7 +142,7 @@ def template_positions(rng, pose, template, box, shape, spacing, seed_world, mas
     offset += to_voxel[:3, 3]
     seed_voxel = linear @ seed_world + offset
     strength, radius = mass
-    squared = sum((a - s)[tuple(slice(None) if i == k else None for i in range(3))] ** 2
+    squared = sum(fields.along_axis((a - s) ** 2, k)
                   for k, (a, s) in enumerate(zip(axes, seed_world, strict=True)))
     keep = (1.0 - strength * np.exp(-squared / (2.0 * radius**2))).astype(np.float32)
     elastic_sd = rng.uniform(*_ELASTIC_SD_MM)
@@ -150,8 +150,7 @@ def template_positions(rng, pose, template, box, shape, spacing, seed_world, mas
     for out in range(3):
         value = np.float32(offset[out] - seed_voxel[out])
         for k in range(3):
-            value = value + (linear[out, k] * axes[k]).astype(np.float32)[
-                tuple(slice(None) if i == k else None for i in range(3))]
+            value = value + fields.along_axis((linear[out, k] * axes[k]).astype(np.float32), k)
         elastic = fields.smooth_noise(rng, box_shape, spacing, _ELASTIC_CORRELATION_MM)
         positions[out] = seed_voxel[out] + value * keep + elastic_sd * elastic
     return positions

@@ -8,6 +8,11 @@ axis' weights are normalised so that every voxel has variance exactly 1.
 import numpy as np
 
 
+def along_axis(vector, axis):
+    """A 1-D `vector` shaped to broadcast along `axis` of a 3-D grid, e.g. (1, n, 1) for axis 1."""
+    return np.reshape(vector, [-1 if a == axis else 1 for a in range(3)])
+
+
 def _cubic_bspline(t):
     """The cubic B-spline kernel at offsets `t` (knot units); support |t| < 2."""
     t = np.abs(t)

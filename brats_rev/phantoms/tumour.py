@@ -177,8 +177,7 @@ def grow(rng, anatomy, centre, traits, spacing):
         centres.append(_second_centre(rng, wm, local, traits.radius_mm, spacing))
     core = np.zeros(shape, bool)
     for number, lesion_centre in enumerate(centres):
-        offsets = [((np.arange(n) - c) * h)[tuple(slice(None) if i == a else None
-                                                 for i in range(3))].astype(np.float32)
+        offsets = [fields.along_axis(((np.arange(n) - c) * h).astype(np.float32), a)
                    for a, (n, c, h) in enumerate(zip(shape, lesion_centre, spacing, strict=True))]
         radius = traits.radius_mm * (1.0 if number == 0 else rng.uniform(0.4, 0.7))
         core |= _lesion(rng, offsets, shape, spacing, radius)
