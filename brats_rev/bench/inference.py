@@ -6,7 +6,7 @@
 One synthetic case (brats_rev.phantoms) of `--shape` is written as NIfTI and segmented by a
 model of `--preset` with random weights (speed and memory do not depend on the weights), no
 test-time augmentation. The measurement runs in a fresh child process with TensorFlow's BFC
-allocator on CPU (DESIGN.md §3.3), in one run:
+allocator on CPU (docs/ARCHITECTURE.md, "Facts", 3), in one run:
 
   * the sliding-window function is traced once on a window-sized image (not timed);
   * case: read the four files, preprocess, predict, post-process, write the label NIfTI;

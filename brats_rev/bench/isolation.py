@@ -1,4 +1,4 @@
-"""Run one memory measurement in a fresh process (DESIGN.md §3.3).
+"""Run one memory measurement in a fresh process (docs/ARCHITECTURE.md, "Facts", 3).
 
 On CPU, TensorFlow's allocator reports exact peak bytes only when the BFC allocator is
 enabled with `TF_CPU_ALLOCATOR_USE_BFC=true` before TensorFlow starts, and a process that has

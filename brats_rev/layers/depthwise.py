@@ -1,9 +1,10 @@
 """Depthwise 3D convolution with a fast CPU path.
 
 Keras 3 has no DepthwiseConv3D. A grouped `Conv3D(groups=C)` computes it, but on CPU it only
-runs through XLA and is very slow (DESIGN.md §3.1). The "decomposed" implementation instead
-sums `kernel_size` 2D depthwise convolutions, one per kernel tap along depth, each applied to
-the depth-shifted (and depth-strided) slice of the input with depth folded into the batch.
+runs through XLA and is very slow (docs/ARCHITECTURE.md, "Facts", 1). The "decomposed"
+implementation instead sums `kernel_size` 2D depthwise convolutions, one per kernel tap along
+depth, each applied to the depth-shifted (and depth-strided) slice of the input with depth
+folded into the batch.
 """
 
 import keras

@@ -30,7 +30,7 @@ class MBConv3D(keras.layers.Layer):
     GroupNorm -> 1x1x1 expand to `in_channels * expand_ratio` -> activation ->
     DepthwiseConv3D -> activation -> squeeze-excite (if `se_ratio` > 0) -> 1x1x1 project to
     `filters`. No BatchNorm and no dropout, so recomputing the block replays it exactly
-    (DESIGN.md §3.5). The skip connection is the caller's (the additive coupling).
+    (docs/ARCHITECTURE.md, "Facts", 5). The skip connection is the caller's (the additive coupling).
 
     Args:
         filters: output channels.

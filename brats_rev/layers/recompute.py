@@ -5,8 +5,9 @@ backprop; the gradient recomputes `function` under a tape when the incoming grad
 arrives. Unlike `tf.recompute_grad`, it adds no copy of the inputs (`tf.recompute_grad`
 adds a data-dependent zero to every input to order the recomputation, one full-size copy
 per input), and the recomputation waits for the incoming gradient through
-`tf.control_dependencies`, like the reversible stage's walk (DESIGN.md §3.2): without the
-wait the graph executor may recompute right after the forward pass and hold the result.
+`tf.control_dependencies`, like the reversible stage's walk (docs/ARCHITECTURE.md, "Facts",
+2): without the wait the graph executor may recompute right after the forward pass and hold
+the result.
 
 `RecomputedLayer` is the base of the U-Net's non-reversible parts (`transitions.py`): in
 "plain" mode it is ordinary autodiff, in "recompute" and "reversible" modes its `compute`

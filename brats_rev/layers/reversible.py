@@ -9,7 +9,7 @@ Three modes compute the same function with the same weights:
   input from its output (the coupling inverse) while it recomputes F and G for their vector-
   Jacobian products, so F and G each run once in the forward and once in the backward pass.
 
-Two facts decide whether "reversible" saves memory (DESIGN.md §3.2, §3.4):
+Two facts decide whether "reversible" saves memory (docs/ARCHITECTURE.md, "Facts", 2 and 4):
 
 1. In a graph, the reconstructions of all block inputs only depend on the stage output, so
    the executor is free to run them all before any gradient and keep every block's
