@@ -89,7 +89,7 @@ def run(work_dir, num_cases, shape, worker_counts, num_shards, release="2021"):
         results.append({
             "workers": workers, "cases": converted, "seconds": round(seconds, 2),
             "cases_per_second": round(converted / seconds, 3),
-            "first_case_seconds": round(stamps.times[0] - start, 2),
+            "first_case_seconds": round(stamps.times[0] - start, 3),
             "steady_cases_per_second": round((len(stamps.times) - 1) / steady, 3)
             if steady > 0 else None,
             "cpu_seconds_per_case": round(cpu / converted, 2),
