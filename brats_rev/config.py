@@ -421,7 +421,7 @@ class TrainConfig(_ConfigMethods):
 TRAINING_PRESETS = {
     "tiny": {
         "data": {"data_dir": "tfrecords/sample", "patch_size": 32, "batch_size": 2},
-        "train": {"epochs": 12, "steps_per_epoch": 25, "warmup_steps": 25, "val_every": 3,
+        "train": {"epochs": 16, "steps_per_epoch": 25, "warmup_steps": 25, "val_every": 4,
                   "learning_rate": 3e-3, "log_every": 5},
     },
 }

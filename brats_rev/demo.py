@@ -1,12 +1,12 @@
 """Runs the whole workflow end to end on synthetic cases and writes a report.
 
-    python -m brats_rev.demo [--output_dir=runs/demo] [--size=full|smoke]
+    python -m brats_rev.demo [--output_dir=runs/demo] [--size=full|quick]
 
 Each stage is the command a user would type (`brats_rev.workflow.stages`), run as a child
-process and printed before it runs: phantom cases -> TFRecords -> training (tiny preset,
-mirrored over 2 CPU replicas) -> prediction on held-out cases -> evaluation -> SavedModel
-export for TF Serving -> the U-Net memory benchmark at a small budget. Then `report.md` with
-its figures, and a summary table.
+process and printed before it runs: realistic phantom cases -> TFRecords -> training (tiny
+preset, mirrored over 2 CPU replicas) -> prediction on held-out cases -> evaluation -> the
+non-learned baselines on the same cases -> SavedModel export for TF Serving -> the U-Net
+memory benchmark at a small budget. Then `report.md` with its figures, and a summary table.
 Outputs of an earlier demo in --output_dir are removed first (only the demo's own paths).
 Exit status 1 if a stage fails, naming it.
 """
@@ -58,6 +58,7 @@ def main(argv):
         [layout.run, "training run: config.json, checkpoints/, best/, model.keras, logs/"],
         [layout.predictions, "held-out predictions (<case_id>.nii.gz)"],
         [layout.evaluation, "metrics.csv, summary.csv, summary.json, boxplot.png"],
+        [layout.baselines, "baselines.json; per baseline its predictions and scores"],
         [layout.export, "SavedModel versions for TF Serving (--model_base_path)"],
         [layout.bench_json, "memory benchmark points and budget search"],
         [layout.records, "TFRecord shards and manifest.json"],
@@ -71,7 +72,8 @@ def define_flags():
     """Defines this entry point's absl flags (called only when run as a program)."""
     flags.DEFINE_string("output_dir", "runs/demo", "Folder for every output of the demo.")
     flags.DEFINE_enum("size", "full", sorted(workflow.SIZES),
-                      "full: the demo (minutes); smoke: every stage at the smallest size.")
+                      "full: the demo (minutes); quick: every stage at the smallest size "
+                      "at which training still learns.")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""Two non-learned segmenters that set the bar a trained network must clear.
+"""Non-learned segmenters that set the bar a trained network must clear.
 
-Both look at one voxel at a time, at what the network sees: each case's four modalities
-z-scored over its brain (`brats_rev.data.preprocess.zscore`). Neither uses context, so a case
-they segment well is a case that intensity alone solves.
+The two intensity baselines look at one voxel at a time, at what the network sees: each case's
+four modalities z-scored over its brain (`brats_rev.data.preprocess.zscore`). Neither uses
+context, so a case they segment well is a case that intensity alone solves. The background
+baseline is the floor: what a network that has learned nothing scores.
 
+    BackgroundBaseline predicts no tumour anywhere (Dice 1 on an empty reference region, else
+                       0; HD95 then as `brats_rev.metrics` scores an empty prediction).
     ThresholdBaseline  per region (WT, TC, ET): the one modality, direction (above / below) and
                        threshold whose mask has the best mean Dice over the training cases
                        (thresholds every 0.05 z from -6 to 12; of tied ones the middle).
@@ -51,6 +54,25 @@ def _dice_curves(values, region):
         total = predicted + target
         curves.append(np.where(total > 0, 2.0 * overlap / np.maximum(total, 1), 1.0))
     return np.asarray(curves)
+
+
+class BackgroundBaseline:
+    """Predicts background everywhere (see the module doc)."""
+
+    @classmethod
+    def fit(cls, cases):
+        """Checks that the iterable of (image, canonical) training cases is not empty."""
+        if next(iter(cases), None) is None:
+            raise ValueError("BackgroundBaseline.fit needs at least one training case")
+        return cls()
+
+    def predict(self, image):
+        """uint8 canonical labels (X, Y, Z) of one image (X, Y, Z, 4): all background."""
+        return np.zeros(image.shape[:3], np.uint8)
+
+    def describe(self):
+        """One line: what it predicts."""
+        return ["background everywhere"]
 
 
 class ThresholdBaseline:
@@ -189,4 +211,5 @@ class GaussianBaseline:
         return lines
 
 
-BASELINES = {"threshold": ThresholdBaseline, "gaussian": GaussianBaseline}
+BASELINES = {"background": BackgroundBaseline, "threshold": ThresholdBaseline,
+             "gaussian": GaussianBaseline}

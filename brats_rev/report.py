@@ -3,8 +3,9 @@
 Inputs (paths from `brats_rev.workflow.DemoLayout`): the training run's TensorBoard event
 files (`<run>/logs/train`, `<run>/logs/validation`), the evaluation folder written by
 `brats_rev.evaluate` (summary.json, metrics.csv), `prediction_report.json` of
-`brats_rev.predict`, the held-out cases and their predictions (NIfTI), `export.json` of the
-version `brats_rev.export` wrote, and the JSON of `brats_rev.bench.memory --what=unet`.
+`brats_rev.predict`, the held-out cases and their predictions (NIfTI), `baselines.json` and the
+threshold baseline's predictions of `brats_rev.bench.baselines`, `export.json` of the version
+`brats_rev.export` wrote, and the JSON of `brats_rev.bench.memory --what=unet`.
 Every file is written atomically; figures are PNGs.
 """
 
@@ -37,6 +38,7 @@ class Summary:
 
     Attributes:
       dice: region -> mean Dice over the held-out cases.
+      baseline_dice: baseline name -> region -> its mean Dice over the same cases.
       cases: number of held-out cases scored.
       budget_mb: the memory benchmark's budget (MiB), or None if it searched none.
       ratios: "voxels" / "depth" / "width" -> reversible / plain ratio at the budget as text
@@ -47,6 +49,7 @@ class Summary:
     """
 
     dice: dict
+    baseline_dice: dict
     cases: int
     budget_mb: int
     ratios: dict
@@ -58,6 +61,9 @@ class Summary:
         return [
             *((f"Dice {region}, mean of {self.cases} held-out cases", f"{value:.4f}")
               for region, value in self.dice.items()),
+            *((f"{name} baseline: Dice {' / '.join(dice)}",
+               " / ".join(f"{value:.4f}" for value in dice.values()))
+              for name, dice in self.baseline_dice.items()),
             *((f"{name} reversible / plain at {self.budget_mb} MiB", value)
               for name, value in self.ratios.items()),
             *([] if self.budget_mb else [("memory ratios", "no budget searched")]),
@@ -147,15 +153,18 @@ def _tinted(flair_slice, canonical_slice):
     return rgb
 
 
-def plot_case_overlay(case, prediction_path, path):
+def plot_case_overlay(case, predictions, path):
     """The axial slice with the most reference tumour of `case` (brats_rev.data.cases.Case):
-    FLAIR with the reference (left) and the prediction (right) overlaid, as one PNG.
+    FLAIR with the reference (left) and each prediction overlaid, one panel each, as one PNG.
+
+    Args:
+      predictions: [(panel title, prediction NIfTI path)], in panel order.
 
     Returns:
       The slice index (z).
 
     Raises:
-      ValueError: the prediction's shape or affine differs from the case's FLAIR.
+      ValueError: a prediction's shape or affine differs from the case's FLAIR.
     """
     import matplotlib
 
@@ -164,19 +173,19 @@ def plot_case_overlay(case, prediction_path, path):
     from matplotlib.patches import Patch
 
     flair_image = nib.load(case.images[0])
-    predicted = nib.load(prediction_path)
-    if predicted.shape != flair_image.shape or not np.allclose(predicted.affine,
-                                                               flair_image.affine):
-        raise ValueError(f"{prediction_path}: shape {predicted.shape} / affine differ from "
-                         f"{case.images[0]} ({flair_image.shape})")
+    panels = [("reference", _canonical(case.seg, case.convention))]
+    for title, prediction_path in predictions:
+        predicted = nib.load(prediction_path)
+        if predicted.shape != flair_image.shape or not np.allclose(predicted.affine,
+                                                                   flair_image.affine):
+            raise ValueError(f"{prediction_path}: shape {predicted.shape} / affine differ from "
+                             f"{case.images[0]} ({flair_image.shape})")
+        panels.append((title, _canonical(prediction_path, case.convention)))
     flair = np.asarray(flair_image.dataobj, dtype=np.float32)
-    reference = _canonical(case.seg, case.convention)
-    prediction = _canonical(prediction_path, case.convention)
-    z = int(np.argmax((reference > 0).sum(axis=(0, 1))))
-    figure, axes = plt.subplots(1, 2, figsize=(9, 5.2), dpi=110)
+    z = int(np.argmax((panels[0][1] > 0).sum(axis=(0, 1))))
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 5.2), dpi=110)
     figure.suptitle(f"{case.case_id}, axial slice z={z}, FLAIR")
-    for ax, (title, canonical) in zip(axes, (("reference", reference),
-                                             ("prediction", prediction)), strict=True):
+    for ax, (title, canonical) in zip(axes, panels, strict=True):
         ax.imshow(np.rot90(_tinted(flair[:, :, z], canonical[:, :, z])))
         ax.set_title(title)
         ax.axis("off")
@@ -287,12 +296,16 @@ def build_report(layout, stage_results):
       stage_results: [{"name", "command", "seconds"}] of the stages, in order.
     """
     evaluation = _read_json(os.path.join(layout.evaluation, "summary.json"))
+    baselines = _read_json(os.path.join(layout.baselines, "baselines.json"))["baselines"]
     predicted = _read_json(os.path.join(layout.predictions, "prediction_report.json"))
     bench = _read_json(layout.bench_json)
     seconds = {stage["name"]: stage["seconds"] for stage in stage_results}
     mean = evaluation["summary"]["mean"]
     summary = Summary(
         dice={region: mean[f"dice_{region}"] for region in labels.REGIONS},
+        baseline_dice={name: {region: entry["mean"][f"dice_{region}"]
+                              for region in labels.REGIONS}
+                       for name, entry in baselines.items()},
         cases=evaluation["cases"], budget_mb=(bench["budget"] or {}).get("budget_mb"),
         ratios=ratio_cells(bench["budget"]), predict_seconds=seconds["predict"],
         predicted_cases=len(predicted["written"]))
@@ -303,8 +316,11 @@ def build_report(layout, stage_results):
     cases, _ = find_cases(layout.heldout_nifti)
     case = sorted(cases, key=lambda c: c.case_id)[0]
     overlay_png = os.path.join(layout.figures, "case_overlay.png")
-    z = plot_case_overlay(case, outputs.output_path(layout.predictions, case.case_id),
-                          overlay_png)
+    z = plot_case_overlay(case, [
+        ("prediction", outputs.output_path(layout.predictions, case.case_id)),
+        ("threshold baseline", outputs.output_path(
+            os.path.join(layout.baselines, "threshold", "predictions"), case.case_id))],
+        overlay_png)
 
     root = layout.root
     steps, means = validation["mean_dice"]
@@ -312,6 +328,12 @@ def build_report(layout, stage_results):
     metric_rows = [[metric, *(f"{stats['mean'][f'{metric}_{r}']:.4f} ± "
                               f"{stats['std'][f'{metric}_{r}']:.4f}" for r in labels.REGIONS)]
                    for metric in ("dice", "hd95", "sensitivity", "specificity")]
+    versus_rows = [["model", *(f"{stats['mean'][f'dice_{r}']:.4f} ± "
+                               f"{stats['std'][f'dice_{r}']:.4f}" for r in labels.REGIONS)]]
+    versus_rows.extend([f"{name} baseline", *(f"{entry['mean'][f'dice_{r}']:.4f} ± "
+                                              f"{entry['std'][f'dice_{r}']:.4f}"
+                                              for r in labels.REGIONS)]
+                       for name, entry in baselines.items())
     with open(os.path.join(layout.evaluation, "metrics.csv"), encoding="utf-8") as handle:
         case_rows = [[row["case_id"], *(f"{float(row[f'dice_{r}']):.4f}" for r in labels.REGIONS)]
                      for row in csv.DictReader(handle)]
@@ -320,8 +342,9 @@ def build_report(layout, stage_results):
         "# brats_rev demo report", "",
         "Every number below was produced by the commands in the first table, in this run, on "
         f"{machine['cores']} cores ({machine['cpu']}), Python {machine['python']}, TensorFlow "
-        f"{machine['tensorflow']}, Keras {machine['keras']}. The data are synthetic phantom "
-        "cases (`brats_rev.phantoms`), not BraTS images.", "",
+        f"{machine['tensorflow']}, Keras {machine['keras']}. The data are realistic synthetic "
+        "cases (`brats_rev.phantoms --kind=realistic`: a real brain's anatomy, glioma-like "
+        "tumours, unlabelled look-alikes, scanner effects), not BraTS images.", "",
         "## Stages", "",
         bench_report.markdown_table(["stage", "seconds", "command"], [
             [s["name"], f"{s['seconds']:.1f}", f"`{s['command']}`"] for s in stage_results]),
@@ -334,10 +357,17 @@ def build_report(layout, stage_results):
         "", f"## Held-out cases ({summary.cases}): `brats_rev.evaluate`", "",
         "Mean ± standard deviation over the cases (HD95 in mm):", "",
         bench_report.markdown_table(["metric", *labels.REGIONS], metric_rows), "",
+        "Dice of the model beside non-learned baselines fitted on the same training cases "
+        "(`brats_rev.bench.baselines`: predicting background everywhere; the best threshold "
+        "per region; a per-voxel Gaussian classifier), mean ± standard deviation over the same "
+        "held-out cases:", "",
+        bench_report.markdown_table(["segmenter", *(f"Dice {r}" for r in labels.REGIONS)],
+                                    versus_rows), "",
         bench_report.markdown_table(["case", *(f"Dice {r}" for r in labels.REGIONS)],
                                     case_rows), "",
         f"{case.case_id}, axial slice {z} (the most reference tumour): FLAIR with the "
-        "reference labels (left) and the prediction (right).", "",
+        "reference labels (left), the model's prediction (middle) and the threshold "
+        "baseline's (right).", "",
         _image("reference and prediction overlaid on FLAIR", overlay_png, root),
         "", *export_section(layout.export, layout.heldout_nifti),
         *memory_section(bench, memory_pngs, root),
@@ -350,6 +380,7 @@ def build_report(layout, stage_results):
              f"`{layout.run}`"],
             ["predictions (NIfTI) and prediction_report.json", f"`{layout.predictions}`"],
             ["metrics.csv, summary.csv, summary.json, boxplot.png", f"`{layout.evaluation}`"],
+            ["baselines.json, each baseline's predictions and scores", f"`{layout.baselines}`"],
             ["SavedModel versions for TF Serving", f"`{layout.export}`"],
             ["memory benchmark JSON and tables", f"`{layout.bench}`"],
             ["figures of this report", f"`{layout.figures}`"],

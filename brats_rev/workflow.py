@@ -1,9 +1,10 @@
 """The whole brats_rev workflow as data: each stage is the command a user would type.
 
 `stages(layout, size)` is the one table of (name, argv) that `python -m brats_rev.demo` runs:
-phantom training and held-out cases -> TFRecords -> mirrored training on two CPU replicas ->
-prediction on the held-out cases -> evaluation -> SavedModel export for TF Serving -> the
-U-Net memory benchmark at a small budget.
+realistic phantom training and held-out cases -> TFRecords -> mirrored training on two CPU
+replicas -> prediction on the held-out cases -> evaluation -> the non-learned baselines
+fitted on the same training cases and scored on the same held-out cases -> SavedModel export
+for TF Serving -> the U-Net memory benchmark at a small budget.
 `run_stage` runs one of them as a child process, printing the command first and timing it.
 """
 
@@ -21,7 +22,8 @@ class DemoSize:
     """How big a demo run is.
 
     Attributes:
-      shape: phantom grid (x, y, z) in voxels (1 mm).
+      shape: phantom grid (x, y, z) in voxels; realistic phantoms always span the BraTS field
+        of view (240 x 240 x 155 mm), so the shape sets the voxel size.
       train_cases: phantoms converted to records (training and validation folds).
       heldout_cases: further phantoms (same seed, the next case numbers) for predict/evaluate.
       folds: cross-validation folds of the records; fold 0 validates during training.
@@ -38,20 +40,20 @@ class DemoSize:
 
 
 SIZES = {
-    # The tiny preset's own schedule (12 epochs of 25 steps, 32^3 patches); a tiny U-Net's
-    # budget search at 80 MiB, whose measured points give the memory-vs-patch and
+    # 3 mm voxels, twice the tiny preset's steps (32 epochs of 25, 32^3 patches); a tiny
+    # U-Net's budget search at 80 MiB, whose measured points give the memory-vs-patch and
     # memory-vs-depth curves.
     "full": DemoSize(
-        shape=(64, 64, 60), train_cases=8, heldout_cases=4, folds=4, train_flags=(),
+        shape=(80, 80, 52), train_cases=12, heldout_cases=4, folds=4,
+        train_flags=("--epochs=32", "--val_every=8"),
         bench_flags=("--preset=tiny", "--budget_mb=80", "--max_edge=64", "--max_blocks=4",
                      "--max_width=40", "--sweep_patch=32")),
-    # The same commands at the smallest sizes that still run every stage (tests); the
-    # benchmark measures one point per mode and axis instead of searching a budget.
-    "smoke": DemoSize(
-        shape=(32, 32, 32), train_cases=4, heldout_cases=1, folds=4,
-        train_flags=("--epochs=1", "--val_every=1", "--override=train.steps_per_epoch=2",
-                     "--override=train.warmup_steps=1", "--override=train.log_every=1",
-                     "--override=data.patch_size=16"),
+    # The same commands at the coarsest voxels (3.75 mm) and the fewest cases and steps at
+    # which the tiny preset still learns (its own schedule: 16 epochs of 25 steps); the
+    # benchmark measures one point per mode and axis instead of searching a budget (tests).
+    "quick": DemoSize(
+        shape=(64, 64, 42), train_cases=8, heldout_cases=3, folds=4,
+        train_flags=("--val_every=16",),
         bench_flags=("--preset=tiny", "--budget_mb=0", "--patches=16", "--blocks=1",
                      "--sweep_patch=16")),
 }
@@ -94,6 +96,12 @@ class DemoLayout:
         return self.path("evaluation")
 
     @property
+    def baselines(self):
+        """`brats_rev.bench.baselines` output: `<baselines>/baselines.json` and per baseline
+        its predictions and scores."""
+        return self.path("baselines")
+
+    @property
     def export(self):
         """TF Serving model base path: `<export>/<version>/saved_model.pb`."""
         return self.path("export")
@@ -122,7 +130,7 @@ class DemoLayout:
         """Every file or folder a demo run writes directly under `root` (removed before a
         new run, so nothing resumes or is skipped from an earlier one)."""
         return [self.path("nifti"), self.records, self.run, self.predictions, self.evaluation,
-                self.export, self.bench, self.figures, self.report, self.timings]
+                self.baselines, self.export, self.bench, self.figures, self.report, self.timings]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,8 +144,8 @@ class Stage:
 def stages(layout, size, python=sys.executable):
     """The workflow's stages, in order, for `layout` (DemoLayout) and `size` (DemoSize)."""
     shape = ",".join(str(n) for n in size.shape)
-    phantoms = ("-m", "brats_rev.phantoms", f"--release={RELEASE}", f"--shape={shape}",
-                f"--seed={PHANTOM_SEED}")
+    phantoms = ("-m", "brats_rev.phantoms", "--kind=realistic", f"--release={RELEASE}",
+                f"--shape={shape}", f"--seed={PHANTOM_SEED}")
     table = [
         ("training phantoms", (*phantoms, f"--output_dir={layout.train_nifti}",
                                f"--num_cases={size.train_cases}")),
@@ -154,6 +162,9 @@ def stages(layout, size, python=sys.executable):
                      f"--input={layout.heldout_nifti}", f"--output_dir={layout.predictions}")),
         ("evaluate", ("-m", "brats_rev.evaluate", f"--pred_dir={layout.predictions}",
                       f"--gt_dir={layout.heldout_nifti}", f"--output_dir={layout.evaluation}")),
+        ("baselines", ("-m", "brats_rev.bench.baselines", f"--train_dir={layout.train_nifti}",
+                       f"--test_dir={layout.heldout_nifti}",
+                       f"--output_dir={layout.baselines}")),
         ("export", ("-m", "brats_rev.export", f"--model={layout.run}",
                     f"--export_base={layout.export}")),
         ("memory benchmark", ("-m", "brats_rev.bench.memory", "--what=unet",

@@ -1,4 +1,6 @@
-"""`python -m brats_rev.demo --size=smoke` end to end on CPU: every artefact exists and loads."""
+"""`python -m brats_rev.demo --size=quick` end to end on CPU: every artefact exists and loads,
+and the model learned: on the held-out realistic cases it beats predicting background and the
+threshold baseline fitted on the same training cases, and its training loss falls."""
 
 import csv
 import json
@@ -86,6 +88,21 @@ def _check_metrics(layout, case_ids):
     return summary["summary"]["mean"]
 
 
+def _check_learning(layout, mean):
+    """Held-out mean Dice: the model above the background and threshold baselines (WT and TC
+    clearly; the mean over regions too, since a short run may not yet beat a threshold on ET);
+    the training loss of the last steps well below the first ones."""
+    scored = json.load(open(os.path.join(layout.baselines, "baselines.json"), encoding="utf-8"))
+    model = np.array([mean[f"dice_{r}"] for r in ("WT", "TC", "ET")])
+    baseline = {name: np.array([entry["mean"][f"dice_{r}"] for r in ("WT", "TC", "ET")])
+                for name, entry in scored["baselines"].items()}
+    assert np.all(model[:2] > baseline["background"][:2] + 0.3), (model, baseline)
+    assert np.all(model[:2] > baseline["threshold"][:2] + 0.05), (model, baseline)
+    assert model.mean() > baseline["threshold"].mean() + 0.03, (model, baseline)
+    _, losses = report.read_scalars(os.path.join(layout.run, "logs", "train"))["loss"]
+    assert len(losses) >= 6 and np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
+
+
 def _check_report(layout):
     text = open(layout.report, encoding="utf-8").read()
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
@@ -101,11 +118,11 @@ def _check_report(layout):
     return text
 
 
-def test_smoke_demo_writes_every_artefact(tmp_path):
+def test_quick_demo_writes_every_artefact_and_learns(tmp_path):
     layout = workflow.DemoLayout(str(tmp_path / "demo"))
-    size = workflow.SIZES["smoke"]
+    size = workflow.SIZES["quick"]
     done = subprocess.run(
-        [sys.executable, "-m", "brats_rev.demo", f"--output_dir={layout.root}", "--size=smoke"],
+        [sys.executable, "-m", "brats_rev.demo", f"--output_dir={layout.root}", "--size=quick"],
         capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
@@ -113,6 +130,7 @@ def test_smoke_demo_writes_every_artefact(tmp_path):
     _check_run(layout)
     case_ids = _check_predictions(layout, size)
     mean = _check_metrics(layout, case_ids)
+    _check_learning(layout, mean)
     _check_export(layout)
     text = _check_report(layout)
 
@@ -128,3 +146,5 @@ def test_smoke_demo_writes_every_artefact(tmp_path):
     for region in ("WT", "TC", "ET"):  # the printed summary holds the evaluated means
         line = f"| Dice {region}, mean of {len(case_ids)} held-out cases | "
         assert f"{line}{mean[f'dice_{region}']:.4f} |" in done.stdout
+    assert "| threshold baseline: Dice WT / TC / ET | " in done.stdout
+    assert "| threshold baseline |" in text  # the model-vs-baselines table

@@ -66,6 +66,15 @@ def test_gaussian_skips_a_class_no_training_case_has():
     assert labels.ET not in np.unique(model.predict(toy_case(5)[0]))
 
 
+def test_background_baseline_predicts_no_tumour():
+    image, canonical = toy_case(1)
+    model = intensity_baselines.BackgroundBaseline.fit([(image, canonical)])
+    predicted = model.predict(image)
+    assert predicted.shape == canonical.shape and predicted.dtype == np.uint8
+    assert not predicted.any() and canonical.any()
+    assert region_dice(predicted, canonical) == [0.0, 0.0, 0.0]
+
+
 @pytest.mark.parametrize("baseline", sorted(intensity_baselines.BASELINES))
 def test_fit_without_cases_is_an_error(baseline):
     with pytest.raises(ValueError, match="at least one training case"):
@@ -86,8 +95,8 @@ def test_realistic_cases_defeat_both_baselines():
             yield image.astype(np.float32), case.canonical
 
     train, held_out = list(cases(0, 8)), list(cases(100, 6))
-    for name, baseline in intensity_baselines.BASELINES.items():
-        model = baseline.fit(train)
+    for name in ("threshold", "gaussian"):
+        model = intensity_baselines.BASELINES[name].fit(train)
         dice = np.mean([region_dice(model.predict(image), canonical)
                         for image, canonical in held_out], axis=0)
         assert dice[0] <= 0.70 and dice[1] <= 0.60 and dice[2] <= 0.60, (name, dice)

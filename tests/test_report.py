@@ -61,13 +61,17 @@ def test_case_overlay_shows_the_slice_with_most_tumour(tmp_path):
     prediction = tmp_path / "prediction.nii.gz"
     nib.save(nib.load(case.seg), str(prediction))
     path = str(tmp_path / "figures" / "overlay.png")
-    z = report.plot_case_overlay(case, str(prediction), path)
+    z = report.plot_case_overlay(case, [("model", str(prediction))], path)
     seg = labels.to_canonical(np.asarray(nib.load(case.seg).dataobj), case.convention)
     tumour_per_slice = (seg > 0).sum(axis=(0, 1))
     assert tumour_per_slice[z] == tumour_per_slice.max() > 0
-    image = tf.io.decode_png(tf.io.read_file(path))
-    assert image.shape[2] in (3, 4) and image.shape[1] > image.shape[0]  # two panels
+    two = tf.io.decode_png(tf.io.read_file(path))
+    assert two.shape[2] in (3, 4) and two.shape[1] > two.shape[0]  # two panels side by side
     assert os.listdir(tmp_path / "figures") == ["overlay.png"]  # no temporary left
+    report.plot_case_overlay(case, [("model", str(prediction)), ("baseline", str(prediction))],
+                             path)
+    three = tf.io.decode_png(tf.io.read_file(path))
+    assert three.shape[0] == two.shape[0] and three.shape[1] > 1.3 * two.shape[1]
 
 
 def test_case_overlay_refuses_a_prediction_on_another_grid(tmp_path):
@@ -76,7 +80,8 @@ def test_case_overlay_refuses_a_prediction_on_another_grid(tmp_path):
     prediction = tmp_path / "prediction.nii.gz"
     nib.save(nib.Nifti1Image(np.asarray(seg.dataobj), np.eye(4)), str(prediction))
     with pytest.raises(ValueError, match="prediction.nii.gz"):
-        report.plot_case_overlay(case, str(prediction), str(tmp_path / "overlay.png"))
+        report.plot_case_overlay(case, [("model", str(case.seg)), ("other", str(prediction))],
+                                 str(tmp_path / "overlay.png"))
 
 
 def test_export_version_is_the_largest_integer_folder(tmp_path):

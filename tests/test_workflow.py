@@ -19,10 +19,11 @@ def test_stages_chain_each_output_into_the_next_input(size_name):
     size = workflow.SIZES[size_name]
     stages = {stage.name: stage for stage in workflow.stages(layout, size, python="py")}
     assert list(stages) == ["training phantoms", "held-out phantoms", "convert", "train",
-                            "predict", "evaluate", "export", "memory benchmark"]
+                            "predict", "evaluate", "baselines", "export", "memory benchmark"]
     assert all(stage.argv[:2] == ("py", "-m") for stage in stages.values())
     train_cases = _flags(stages["training phantoms"])
     held_out = _flags(stages["held-out phantoms"])
+    assert train_cases["kind"] == held_out["kind"] == "realistic"
     # Same seed; the held-out numbering starts after the training cases: disjoint cases.
     assert train_cases["seed"] == held_out["seed"]
     assert train_cases["num_cases"] == held_out["first_case"] == str(size.train_cases)
@@ -35,6 +36,10 @@ def test_stages_chain_each_output_into_the_next_input(size_name):
     evaluate = _flags(stages["evaluate"])
     assert (evaluate["pred_dir"], evaluate["gt_dir"]) == (predict["output_dir"],
                                                           held_out["output_dir"])
+    baselines = _flags(stages["baselines"])  # fitted and scored on the model's own cases
+    assert (baselines["train_dir"], baselines["test_dir"]) == (train_cases["output_dir"],
+                                                               held_out["output_dir"])
+    assert baselines["output_dir"] == layout.baselines
     export = _flags(stages["export"])
     assert (export["model"], export["export_base"]) == (train["model_dir"], layout.export)
     bench = _flags(stages["memory benchmark"])
@@ -46,11 +51,13 @@ def test_stages_chain_each_output_into_the_next_input(size_name):
                 assert value.startswith("out" + os.sep), (stage.name, name, value)
 
 
-def test_full_size_searches_a_budget_and_trains_the_tiny_schedule():
-    size = workflow.SIZES["full"]
-    bench = _flags(workflow.Stage("bench", ("py", *size.bench_flags)))
+def test_full_size_searches_a_budget_and_trains_longer_than_the_quick_one():
+    full, quick = (_flags(workflow.Stage(name, ("py", *workflow.SIZES[name].train_flags)))
+                   for name in ("full", "quick"))
+    bench = _flags(workflow.Stage("bench", ("py", *workflow.SIZES["full"].bench_flags)))
     assert int(bench["budget_mb"]) > 0
-    assert size.train_flags == ()  # the tiny preset's own 12 epochs of 25 steps
+    assert "epochs" not in quick  # the tiny preset's own 16 epochs of 25 steps
+    assert int(full["epochs"]) == 32
 
 
 def test_run_stage_returns_seconds_and_names_a_failing_stage(capfd):

@@ -33,9 +33,10 @@ def test_scores_match_evaluate_on_the_written_predictions(datasets, tmp_path):
     result = run(f"--train_dir={datasets / 'train'}", f"--test_dir={datasets / 'test'}",
                  f"--output_dir={out}")
     assert result.returncode == 0, result.stderr
-    assert "threshold" in result.stdout and "gaussian" in result.stdout
+    assert all(name in result.stdout for name in ("background", "threshold", "gaussian"))
     report = json.loads((out / "baselines.json").read_text())
     assert report["problems"] == []
+    assert report["baselines"]["background"]["mean"]["dice_WT"] == 0.0  # every case has one
     for name in ("threshold", "gaussian"):
         predictions = out / name / "predictions"
         assert sorted(p.name for p in predictions.iterdir()) == [

@@ -18,12 +18,16 @@ def test_committed_sample_regenerates_byte_identically(tmp_path):
         assert (tmp_path / name).read_bytes() == (SAMPLE_DIR / name).read_bytes(), name
 
 
-def test_sample_fits_a_48_cube_patch_and_stays_small():
+def test_sample_is_realistic_holds_every_class_and_stays_small():
     cases = list(records.read_cases(str(SAMPLE_DIR)))
+    assert make_sample.SAMPLE.kind == "realistic"
     assert len(cases) == make_sample.SAMPLE.num_cases
-    for case in cases:
-        assert min(case["image"].shape[:3]) >= 48, case["case_id"]
-        assert all(len(case["foreground"][name]) > 0 for name in records.FOREGROUND_CLASSES)
+    for case in cases:  # the tiny preset's 32^3 patch fits without padding
+        assert min(case["image"].shape[:3]) >= 32, case["case_id"]
+        assert len(case["foreground"]["ED"]) > 0, case["case_id"]
+    for name in records.FOREGROUND_CLASSES:  # each class in most cases, not in all (case mix)
+        present = sum(len(case["foreground"][name]) > 0 for case in cases)
+        assert present >= len(cases) // 2, name
     size = sum(p.stat().st_size for p in SAMPLE_DIR.iterdir())
     assert size < 4_000_000
 

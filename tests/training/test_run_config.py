@@ -12,7 +12,7 @@ def test_default_is_the_tiny_demo_and_round_trips(tmp_path):
     run = run_config.resolve()
     assert run.model == PRESETS["tiny"]
     assert run.data.data_dir == "tfrecords/sample" and run.data.patch_size == (32, 32, 32)
-    assert run.train.epochs == 12
+    assert run.train.epochs == 16
     path = tmp_path / "config.json"
     run_config.write(run, path)
     assert set(json.loads(path.read_text())) == {"model", "data", "train"}
@@ -44,7 +44,7 @@ def test_order_file_then_overrides():
     (["data.patch_size=30"], "multiple of 4"),
     (["model.filters=[8,15]"], "even"),
     (["model.dtype_policy=mixed_float16"], "train.precision"),
-    (["train.warmup_steps=300"], "warmup_steps must be below"),
+    (["train.warmup_steps=400"], "warmup_steps must be below"),
     (["model.deep_supervision=true", "train.deep_supervision_weights=[1,1,1]"],
      "needs 2 weights"),
 ])
