@@ -18,7 +18,7 @@ import os
 import nibabel as nib
 import numpy as np
 
-from brats_rev import labels
+from brats_rev import labels, run_folder
 from brats_rev.bench import report as bench_report
 from brats_rev.bench import unet_sweep
 from brats_rev.data import atomic
@@ -101,8 +101,8 @@ def read_scalars(log_dir):
 
 def plot_training(run_dir, path):
     """Training loss and validation Dice per step of the run in `run_dir`, as one PNG."""
-    train = read_scalars(os.path.join(run_dir, "logs", "train"))
-    validation = read_scalars(os.path.join(run_dir, "logs", "validation"))
+    train = read_scalars(os.path.join(run_dir, run_folder.LOGS_DIR, "train"))
+    validation = read_scalars(os.path.join(run_dir, run_folder.LOGS_DIR, "validation"))
     dice_tags = [f"dice_{region}" for region in labels.REGIONS] + ["mean_dice"]
     bench_report.plot_panels(path, [
         {"series": {"loss": train["loss"]}, "xlabel": "step", "ylabel": "loss",

@@ -19,6 +19,7 @@ import sys
 
 from absl import app, flags, logging
 
+from brats_rev import run_folder
 from brats_rev.training import run_config
 from brats_rev.training import strategy as strategy_lib
 
@@ -52,7 +53,7 @@ def resolved_config():
     overrides = list(FLAGS.override) + [
         f"{key}={json.dumps(FLAGS[flag].value)}" for flag, key in SHORTHANDS.items()
         if FLAGS[flag].value is not None]
-    config = run_config.load_file(FLAGS.config) if FLAGS.config else None
+    config = run_folder.load_json(FLAGS.config) if FLAGS.config else None
     run = run_config.resolve(FLAGS.preset, config, overrides)
     if not os.path.isfile(os.path.join(run.data.data_dir or "", "manifest.json")):
         raise ValueError(f"data.data_dir must be a folder holding manifest.json. Received: "

@@ -1,35 +1,22 @@
 """Finding and loading a trained model: a `.keras` file, a checkpoint folder or a run folder.
 
-The run folder contract (written by training, read here):
-
-    <run>/config.json          {"model": ModelConfig.to_dict(), "data": DataConfig.to_dict(), ...}
-    <run>/model.keras          optional: the final model (preferred when present)
-    <run>/best/                optional: the best checkpoint(s), tf.train.CheckpointManager
-                               layout (a `checkpoint` index file), object saved as
-                               tf.train.Checkpoint(model=model, ...); may hold model.keras too
-    <run>/checkpoints/         tf.train.CheckpointManager folder, same checkpoint object
-
-Preference: <run>/model.keras, <run>/best/model.keras, the latest checkpoint in best/, the
-latest checkpoint in checkpoints/. A checkpoint folder on its own needs config.json one level
-up or a preset name. `.keras` files are loaded in Keras safe mode (no code from the file runs).
-The sliding window size is the training patch size (`data.patch_size` of config.json), else
-the model's static input size; an explicit `window_size` overrides both.
+A run folder is laid out as `brats_rev.run_folder` defines. Preference: <run>/model.keras,
+<run>/best/model.keras, the latest checkpoint in best/, the latest checkpoint in
+checkpoints/. A checkpoint folder on its own needs config.json one level up or a preset name.
+`.keras` files are loaded in Keras safe mode (no code from the file runs). The sliding window
+size is the training patch size (`data.patch_size` of config.json), else the model's static
+input size; an explicit `window_size` overrides both.
 """
 
 import dataclasses
-import json
 import os
 
 import keras
 import tensorflow as tf
 
-from brats_rev.config import DataConfig, ModelConfig, preset
+from brats_rev.config import preset
 from brats_rev.models import build_model
-
-CONFIG_NAME = "config.json"
-MODEL_NAME = "model.keras"
-BEST_DIR = "best"
-CHECKPOINTS_DIR = "checkpoints"
+from brats_rev.run_folder import BEST_DIR, CHECKPOINTS_DIR, CONFIG_FILE, MODEL_FILE, read_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,15 +34,6 @@ class LoadedModel:
     window_size: tuple
     in_channels: int
     source: str
-
-
-def _read_run_config(directory):
-    """The parsed config.json of `directory`, or None if it has none."""
-    path = os.path.join(directory, CONFIG_NAME)
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
 
 
 def _load_keras(path):
@@ -85,15 +63,15 @@ def _load_checkpoint(prefix, model_config):
 
 
 def _locate(path):
-    """(kind, location, run config or None): kind is "keras" or "checkpoint"."""
+    """(kind, location, RunConfig or None): kind is "keras" or "checkpoint"."""
     if os.path.isfile(path):
         if not path.endswith(".keras"):
             raise ValueError(f"Model file {path!r} is not a .keras file.")
-        return "keras", path, _read_run_config(os.path.dirname(os.path.abspath(path)))
+        return "keras", path, read_config(os.path.dirname(os.path.abspath(path)))
     if not os.path.isdir(path):
         raise FileNotFoundError(f"Model {path!r} is neither a .keras file nor a folder.")
-    run_config = _read_run_config(path)
-    for candidate in (os.path.join(path, MODEL_NAME), os.path.join(path, BEST_DIR, MODEL_NAME)):
+    run_config = read_config(path)
+    for candidate in (os.path.join(path, MODEL_FILE), os.path.join(path, BEST_DIR, MODEL_FILE)):
         if os.path.isfile(candidate):
             return "keras", candidate, run_config
     for folder in (os.path.join(path, BEST_DIR), os.path.join(path, CHECKPOINTS_DIR)):
@@ -101,9 +79,9 @@ def _locate(path):
             return "checkpoint", tf.train.latest_checkpoint(folder), run_config
     if tf.train.latest_checkpoint(path):
         parent = os.path.dirname(os.path.abspath(path))
-        return "checkpoint", tf.train.latest_checkpoint(path), _read_run_config(parent)
+        return "checkpoint", tf.train.latest_checkpoint(path), read_config(parent)
     raise FileNotFoundError(
-        f"No model in {path!r}: expected {MODEL_NAME}, a checkpoint in {BEST_DIR}/ or "
+        f"No model in {path!r}: expected {MODEL_FILE}, a checkpoint in {BEST_DIR}/ or "
         f"{CHECKPOINTS_DIR}/, or a checkpoint folder.")
 
 
@@ -130,19 +108,19 @@ def load_model(path, window_size=None, preset_name=None):
     if kind == "keras":
         model = _load_keras(location)
     else:
-        if run_config is not None and "model" in run_config:
-            model_config = ModelConfig(**run_config["model"])
+        if run_config is not None:
+            model_config = run_config.model
         elif preset_name is not None:
             model_config = preset(preset_name)
         else:
-            raise ValueError(f"Checkpoint {location!r} has no {CONFIG_NAME} in its run folder; "
+            raise ValueError(f"Checkpoint {location!r} has no {CONFIG_FILE} in its run folder; "
                              "pass a preset name for its model configuration.")
         model = _load_checkpoint(location, model_config)
-    if window_size is None and run_config is not None and "data" in run_config:
-        window_size = DataConfig(**run_config["data"]).patch_size
+    if window_size is None and run_config is not None:
+        window_size = run_config.data.patch_size
     window_size = window_size or _static_window(model)
     if window_size is None:
-        raise ValueError(f"No window size for {location!r}: no {CONFIG_NAME} with the training "
+        raise ValueError(f"No window size for {location!r}: no {CONFIG_FILE} with the training "
                          "patch size next to it and no static model input size; pass one.")
     return LoadedModel(model, tuple(int(w) for w in window_size), int(model.inputs[0].shape[-1]),
                        location)

@@ -26,6 +26,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from brats_rev import run_folder
 from brats_rev.config import InferenceConfig
 from brats_rev.data import atomic, layouts
 from brats_rev.inference.predictor import region_probabilities
@@ -33,7 +34,6 @@ from brats_rev.layers import ReversibleStage
 from brats_rev.serving import segment_graph
 
 MODEL_CONFIG_NAME = "model_config.pbtxt"
-KERAS_NAME = "model.keras"
 METADATA_NAME = "export.json"
 # Largest X * Y * Z the `segment` signature accepts: 256³ covers every BraTS release
 # (240 x 240 x 155 = 8.9 M voxels) with room, and bounds the server's memory per request.
@@ -151,7 +151,7 @@ def export_model(model, window_size, export_base, version=None, config=None,
     temporary = tempfile.mkdtemp(prefix=f"{_TEMPORARY_PREFIX}{version}-", dir=export_base)
     try:
         build_archive(model, window_size, config, max_voxels).write_out(temporary, verbose=False)
-        model.save(os.path.join(temporary, KERAS_NAME))
+        model.save(os.path.join(temporary, run_folder.MODEL_FILE))
         metadata = {"version": version, "source": source, "window_size": list(window_size),
                     "max_voxels": int(max_voxels), "modalities": list(layouts.MODALITIES),
                     "label_conventions": list(segment_graph.CONVENTION_NAMES),

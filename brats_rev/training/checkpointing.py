@@ -23,10 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from brats_rev.data import atomic
-
-CHECKPOINTS = "checkpoints"
-BEST = "best"
-MODEL_FILE = "model.keras"
+from brats_rev.run_folder import BEST_DIR, CHECKPOINTS_DIR, MODEL_FILE
 
 
 class CheckpointStore:
@@ -43,9 +40,9 @@ class CheckpointStore:
         self._scratch = None if chief else tempfile.mkdtemp(prefix="brats_rev_worker_")
         root = model_dir if chief else self._scratch
         self.checkpoint = checkpoint
-        self.latest = tf.train.CheckpointManager(checkpoint, os.path.join(root, CHECKPOINTS),
+        self.latest = tf.train.CheckpointManager(checkpoint, os.path.join(root, CHECKPOINTS_DIR),
                                                  max_to_keep=keep)
-        self.best = tf.train.CheckpointManager(checkpoint, os.path.join(root, BEST),
+        self.best = tf.train.CheckpointManager(checkpoint, os.path.join(root, BEST_DIR),
                                                max_to_keep=1)
 
     def restore(self):

@@ -1,33 +1,18 @@
-"""The configuration of a training run: model, data and training settings, resolved from a
-preset, a JSON file and `section.field=value` overrides, and stored as `model_dir/config.json`.
+"""The configuration of a training run resolved from a preset, a JSON file and
+`section.field=value` overrides, and checked against the run folder it resumes.
 
 Pure Python (no TensorFlow): entry points validate a run's configuration before anything heavy
-starts. `config.json` holds {"model": ModelConfig.to_dict(), "data": DataConfig.to_dict(),
-"train": TrainConfig.to_dict()}; it is also a valid `--config` file.
+starts. The RunConfig and its `config.json` belong to `brats_rev.run_folder`.
 """
 
 import dataclasses
 import json
-import os
 
-from brats_rev.config import PRESETS, TRAINING_PRESETS, DataConfig, ModelConfig, TrainConfig
-from brats_rev.data import atomic
+from brats_rev.config import PRESETS, TRAINING_PRESETS, TrainConfig
+from brats_rev.run_folder import SECTIONS, RunConfig, read_config, write_config
 
-SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 # Fields a restarted run may change (raising `epochs` extends a finished run).
 RESUMABLE_CHANGES = {("train", "epochs")}
-
-
-@dataclasses.dataclass(frozen=True)
-class RunConfig:
-    """Model, data and training configuration of one run."""
-
-    model: ModelConfig
-    data: DataConfig
-    train: TrainConfig
-
-    def to_dict(self):
-        return {name: getattr(self, name).to_dict() for name in SECTIONS}
 
 
 def _field_types(cls):
@@ -143,25 +128,6 @@ def check_consistency(run):
                          f"({run.train.total_steps}). Received: {run.train.warmup_steps}")
 
 
-def from_dict(values):
-    """The RunConfig of a `config.json` dict (as written by `write`)."""
-    return RunConfig(**{section: cls(**values[section]) for section, cls in SECTIONS.items()})
-
-
-def load_file(path):
-    """The JSON dict in `path`; ValueError naming the file if it is missing or not JSON."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"Cannot read config file {path}: {error}") from error
-
-
-def write(run, path):
-    """Writes `run` as JSON to `path` atomically."""
-    atomic.write_text(path, json.dumps(run.to_dict(), indent=2, sort_keys=True) + "\n")
-
-
 def resumable_differences(saved, run):
     """["section.field: saved -> new"] of fields that differ and may not change on resume."""
     old, new = saved.to_dict(), run.to_dict()
@@ -179,12 +145,12 @@ def prepare_model_dir(run, model_dir, write_files):
     Raises:
         ValueError: the existing configuration differs elsewhere (lists the differences).
     """
-    path = os.path.join(model_dir, "config.json")
-    if os.path.exists(path):
-        differences = resumable_differences(from_dict(load_file(path)), run)
+    saved = read_config(model_dir)
+    if saved is not None:
+        differences = resumable_differences(saved, run)
         if differences:
             raise ValueError(f"{model_dir} holds a run with another configuration; use a new "
                              "--model_dir or the same settings. Differences: "
                              + "; ".join(differences))
     if write_files:
-        write(run, path)
+        write_config(run, model_dir)

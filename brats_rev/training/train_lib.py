@@ -27,7 +27,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from brats_rev import losses
+from brats_rev import losses, run_folder
 from brats_rev.data.dataset import build_dataset
 from brats_rev.models.factory import build_model
 from brats_rev.training import (
@@ -117,7 +117,7 @@ class _Interval:
 class _Session:
     """What the epoch loop works on."""
 
-    run: run_config.RunConfig
+    run: run_folder.RunConfig
     strategy: tf.distribute.Strategy
     model: keras.Model
     optimizer: keras.optimizers.Optimizer
@@ -255,8 +255,8 @@ def train(run, model_dir, strategy, dataset_fn=None):
     determinism.
 
     Args:
-        run: a resolved `run_config.RunConfig`.
-        model_dir: the run directory (config.json, checkpoints/, best/, logs/, model.keras).
+        run: a resolved `run_folder.RunConfig`.
+        model_dir: the run directory (`brats_rev.run_folder`).
         strategy: a tf.distribute.Strategy (`strategy.create_strategy`).
         dataset_fn: input_context -> tf.data.Dataset of (images, region targets) with
             per-replica batches, the same stream on every call; None: the run's training data
@@ -292,14 +292,14 @@ def train(run, model_dir, strategy, dataset_fn=None):
         restored = store.restore()
         if restored:
             logging.info("Resumed from %s (step %d).", restored, int(state["step"].numpy()))
-        session = _Session(run, strategy, model, optimizer, state, store,
-                           summaries.Summaries(os.path.join(model_dir, "logs"), chief), chief,
+        writers = summaries.Summaries(os.path.join(model_dir, run_folder.LOGS_DIR), chief)
+        session = _Session(run, strategy, model, optimizer, state, store, writers, chief,
                            train_step)
         result = _train_epochs(session, dataset_fn or training_dataset_fn(run))
         best = store.restore_best()
         if chief:
             model_path = checkpointing.export_keras_model(
-                model, os.path.join(model_dir, checkpointing.MODEL_FILE))
+                model, os.path.join(model_dir, run_folder.MODEL_FILE))
             logging.info("Saved the %s weights as %s.", "best" if best else "last", model_path)
         return result
     finally:

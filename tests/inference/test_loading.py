@@ -1,6 +1,5 @@
 """Loading a model from a .keras file, a run folder or a checkpoint folder."""
 
-import json
 import os
 
 import keras
@@ -8,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from brats_rev.config import DataConfig, preset
+from brats_rev import run_folder
+from brats_rev.config import DataConfig, TrainConfig, preset
 from brats_rev.inference.loading import load_model
 from brats_rev.models import build_model
 
@@ -20,14 +20,17 @@ def _weights_equal(model, other):
                                                     strict=True))
 
 
+def _write_config(run_dir, model_config, patch_size):
+    run_folder.write_config(run_folder.RunConfig(
+        model_config, DataConfig(patch_size=patch_size, rotate90_probability=0), TrainConfig()),
+        run_dir)
+
+
 def _write_run(run_dir, model, patch_size=(32, 16, 24), best=False):
     """A training run folder: config.json and a CheckpointManager folder with `model` and an
     optimizer, as training writes them."""
     os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, "config.json"), "w") as handle:
-        json.dump({"model": CONFIG.to_dict(),
-                   "data": DataConfig(patch_size=patch_size, rotate90_probability=0).to_dict()},
-                  handle)
+    _write_config(run_dir, CONFIG, patch_size)
     optimizer = keras.optimizers.AdamW(1e-3)
     optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=tf.Variable(3))
@@ -82,9 +85,7 @@ def test_checkpoint_missing_a_weight_is_refused(tmp_path):
     folder = tmp_path / "shallow"
     shallow = build_model(CONFIG)
     tf.train.CheckpointManager(tf.train.Checkpoint(model=shallow), str(folder), 1).save()
-    with open(tmp_path / "config.json", "w") as handle:
-        json.dump({"model": CONFIG.replace(encoder_blocks=2).to_dict(),
-                   "data": DataConfig(patch_size=16, rotate90_probability=0).to_dict()}, handle)
+    _write_config(str(tmp_path), CONFIG.replace(encoder_blocks=2), 16)
     with pytest.raises(ValueError, match="does not hold every weight of the configured model"):
         load_model(str(folder))
 

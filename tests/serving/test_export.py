@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from brats_rev import phantoms
+from brats_rev import phantoms, run_folder
 from brats_rev.config import InferenceConfig, preset
 from brats_rev.data import layouts
 from brats_rev.inference.loading import load_model
@@ -202,7 +202,7 @@ def test_the_version_folder_holds_the_keras_model_metadata_and_a_server_config(
         exported, model_path):
     base, version_dir = exported
     assert os.path.basename(version_dir) == "1"
-    keras_model = keras.saving.load_model(os.path.join(version_dir, export.KERAS_NAME),
+    keras_model = keras.saving.load_model(os.path.join(version_dir, run_folder.MODEL_FILE),
                                           compile=False, safe_mode=True)
     original = keras.saving.load_model(model_path, compile=False)
     images = np.random.default_rng(2).normal(size=(1, 16, 16, 16, 4)).astype(np.float32)
