@@ -1,150 +1,76 @@
-"""BUILD must describe the repository: one target per Python file, deps equal to imports.
+"""BUILD is exactly what `python -m tools.build_file` writes from the imports, and the generator
+follows its rules: one target per file, its kind, deps equal to imports, started binaries as data.
 
-Bazel cannot run on our machines, so this test is what keeps BUILD honest. Naming rule: a
-file `a/b/c.py` is target `a_b_c`; a package `a/b/__init__.py` is target `a_b`. Empty
-`__init__.py` files under tests/ carry no code and need no target.
+Bazel cannot run on our machines, so this test is what keeps BUILD honest.
 """
 
-import ast
-import pathlib
+import subprocess
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-SOURCE_DIRS = ("brats_rev", "pipelines", "tests")
-PY_RULES = {"py_library", "py_test", "py_binary"}
-# Import name (top level) -> pip distribution used in `requirement("...")`.
-THIRD_PARTY = {
-    "absl": "absl-py",
-    "apache_beam": "apache-beam",
-    "cryptography": "cryptography",
-    "google": "protobuf",
-    "grpc": "grpcio",
-    "keras": "keras",
-    "matplotlib": "matplotlib",
-    "nibabel": "nibabel",
-    "nilearn": "nilearn",
-    "numpy": "numpy",
-    "pytest": "pytest",
-    "scipy": "scipy",
-    "sklearn": "scikit-learn",
-    "tensorboard": "tensorboard",
-    "tensorflow": "tensorflow",
-    "tensorflow_serving": "tensorflow-serving-api",
-}
-FIRST_PARTY = set(SOURCE_DIRS)
+from tools import build_file
 
 
-def target_name(path):
-    """Target name for a repository-relative .py path (see module docstring)."""
-    parts = list(pathlib.PurePosixPath(path).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return "_".join(parts)
+def _tree(root, files):
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
 
 
-def parse_build():
-    """Returns {target name: {"rule", "srcs", "internal", "external"}} from BUILD."""
-    tree = ast.parse((ROOT / "BUILD").read_text(), filename="BUILD")
-    targets = {}
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) in PY_RULES):
-            continue
-        kwargs = {kw.arg: kw.value for kw in node.keywords}
-        name = ast.literal_eval(kwargs["name"])
-        assert name not in targets, f"BUILD defines target {name!r} twice"
-        internal, external = set(), set()
-        for dep in getattr(kwargs.get("deps"), "elts", []):
-            if isinstance(dep, ast.Call):  # requirement("pkg")
-                external.add(ast.literal_eval(dep.args[0]))
-            else:
-                internal.add(ast.literal_eval(dep).lstrip(":"))
-        targets[name] = {
-            "rule": node.func.id,
-            "srcs": ast.literal_eval(kwargs["srcs"]),
-            "internal": internal,
-            "external": external,
-        }
-    return targets
+def test_build_is_generated_from_the_current_imports():
+    current = (build_file.ROOT / "BUILD").read_text()
+    wanted = build_file.render()
+    assert current == wanted, (f"BUILD is stale in {build_file.stale_targets(current, wanted)}: "
+                               "run python -m tools.build_file")
+    assert len(build_file.python_files()) > 100  # the walk found the repository
 
 
-def python_files():
-    """Repository-relative paths of every .py file that needs a BUILD target."""
-    files = []
-    for top in SOURCE_DIRS:
-        for path in sorted((ROOT / top).rglob("*.py")):
-            rel = path.relative_to(ROOT).as_posix()
-            if top == "tests" and path.name == "__init__.py" and not path.read_text().strip():
-                continue
-            files.append(rel)
-    return files
+def test_rules_on_a_small_tree(tmp_path):
+    _tree(tmp_path, {
+        "brats_rev/__init__.py": '"""Package."""\n',
+        "brats_rev/a.py": "import json\nimport numpy as np\nfrom brats_rev import b\n",
+        "brats_rev/b.py": "from absl import app\n\nif __name__ == '__main__':\n    app.run(None)\n",
+        "tests/__init__.py": "",
+        "tests/test_a.py": "import subprocess\nfrom brats_rev.a import np\n"
+                           "subprocess.run(['python', '-m', 'brats_rev.b'])\n",
+    })
+    text = build_file.render(tmp_path)
+    assert text.startswith(build_file.HEADER)
+    library = ('py_library(\n    name = "brats_rev_a",\n    srcs = ["brats_rev/a.py"],\n'
+               '    deps = [\n        ":brats_rev_b",\n        requirement("numpy"),\n    ],\n)\n')
+    assert library in text
+    assert 'py_binary(\n    name = "brats_rev_b",\n    srcs = ["brats_rev/b.py"],\n' \
+           '    main = "brats_rev/b.py",\n    deps = [\n        requirement("absl-py"),\n' in text
+    assert 'py_test(\n    name = "tests_test_a",\n    srcs = ["tests/test_a.py"],\n' \
+           '    data = [\n        ":brats_rev_b",\n    ],\n    deps = [\n' \
+           '        ":brats_rev_a",\n    ],\n)\n' in text
+    assert 'name = "brats_rev",' in text and 'name = "tests",' not in text  # empty tests init
+    assert [path for path, *_ in build_file.targets(tmp_path)] == [
+        "brats_rev/__init__.py", "brats_rev/a.py", "brats_rev/b.py", "tests/test_a.py"]
 
 
-def module_file(module):
-    """The repository file that defines dotted `module`, or None if it is not ours."""
-    base = ROOT.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate.relative_to(ROOT).as_posix()
-    return None
+@pytest.mark.parametrize("source, message", [
+    ("import nosuchpackage\n", "brats_rev/c.py imports nosuchpackage: add its pip"),
+    ("from brats_rev import missing\n", "brats_rev/c.py imports brats_rev, which is not"),
+    ("import brats_rev.missing\n", "brats_rev/c.py imports brats_rev.missing, which is not"),
+])
+def test_an_import_it_cannot_place_names_the_file(tmp_path, source, message):
+    _tree(tmp_path, {"brats_rev/c.py": source})
+    with pytest.raises(ValueError, match=message):
+        build_file.render(tmp_path)
 
 
-def imports_of(path):
-    """(first-party files, pip distributions) that `path` imports."""
-    tree = ast.parse((ROOT / path).read_text(), filename=path)
-    package = pathlib.PurePosixPath(path).parent.as_posix().replace("/", ".")
-    modules = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
-                base = f"{base}.{node.module}" if node.module else base
-            else:
-                base = node.module
-            for alias in node.names:
-                submodule = f"{base}.{alias.name}"
-                modules.append(submodule if module_file(submodule) else base)
-    internal, external = set(), set()
-    for module in modules:
-        top = module.split(".")[0]
-        if top in FIRST_PARTY:
-            found = module_file(module)
-            assert found, f"{path} imports {module}, which is not in the repository"
-            internal.add(found)
-        elif top in sys.stdlib_module_names or top == "__future__":
-            continue
-        else:
-            assert top in THIRD_PARTY, f"{path} imports {top}: add it to THIRD_PARTY"
-            external.add(THIRD_PARTY[top])
-    internal.discard(path)
-    return internal, external
+def test_stale_targets_names_added_removed_and_changed_ones():
+    old = build_file.HEADER + '\npy_library(\n    name = "a",\n    srcs = ["a.py"],\n)\n' \
+        '\npy_library(\n    name = "b",\n    srcs = ["b.py"],\n)\n'
+    new = build_file.HEADER + '\npy_library(\n    name = "a",\n    srcs = ["a2.py"],\n)\n' \
+        '\npy_library(\n    name = "c",\n    srcs = ["c.py"],\n)\n'
+    assert build_file.stale_targets(old, new) == ["a", "b", "c"]
+    assert build_file.stale_targets(old, old) == []
 
 
-TARGETS = parse_build()
-SRC_TO_TARGET = {src: name for name, t in TARGETS.items() for src in t["srcs"]}
-
-
-def test_every_python_file_has_exactly_one_target():
-    files = python_files()
-    assert len(files) > 10, "the walk found almost no Python files: wrong ROOT?"
-    missing = [f for f in files if f not in SRC_TO_TARGET]
-    assert not missing, f"files without a BUILD target: {missing}"
-    stale = [s for s in SRC_TO_TARGET if not (ROOT / s).is_file()]
-    assert not stale, f"BUILD lists files that do not exist: {stale}"
-    counts = [s for t in TARGETS.values() for s in t["srcs"]]
-    assert len(counts) == len(set(counts)), "a file is listed in two targets"
-
-
-@pytest.mark.parametrize("path", python_files())
-def test_target_matches_file(path):
-    name = target_name(path)
-    assert SRC_TO_TARGET.get(path) == name, f"{path} must be target {name!r}"
-    target = TARGETS[name]
-    is_test = pathlib.PurePosixPath(path).name.startswith("test_")
-    assert (target["rule"] == "py_test") == is_test, f"{name}: test files are py_test"
-    internal, external = imports_of(path)
-    assert target["internal"] == {target_name(f) for f in internal}, f"{name}: internal deps"
-    assert target["external"] == external, f"{name}: requirement() deps"
+def test_check_command_passes_on_the_repository():
+    done = subprocess.run([sys.executable, "-m", "tools.build_file", "--check"],
+                          cwd=build_file.ROOT, capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout) == (0, "BUILD is current\n"), done.stderr[-500:]

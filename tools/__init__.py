@@ -1,0 +1,1 @@
+"""Developer tools that keep repository files in step with the code (not part of the package)."""
