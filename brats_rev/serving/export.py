@@ -12,8 +12,9 @@ Signatures (input and output names are the request keys):
                      return_probabilities bool ()
                      -> labels uint8 (X, Y, Z), probabilities float32 (X, Y, Z, 3) or (0, 0, 0, 3)
 
-The graph runs the plain forward pass (reversible stages rebuilt in "plain" mode with the same
-weights: no custom gradients) and needs neither brats_rev nor Keras to load. A version is
+The graph runs the plain forward pass (`models.with_block_mode(model, "plain")`: every stage and
+transition rebuilt in "plain" mode with the same weights, so no op has a custom gradient) and
+needs neither brats_rev nor Keras to load. A version is
 written under a hidden temporary name in `export_base`, loaded back and checked, then renamed
 to its number, so TF Serving never sees a half-written version.
 """
@@ -30,7 +31,7 @@ from brats_rev import run_folder
 from brats_rev.config import InferenceConfig
 from brats_rev.data import atomic, layouts
 from brats_rev.inference.predictor import region_probabilities
-from brats_rev.layers import ReversibleStage
+from brats_rev.models import with_block_mode
 from brats_rev.serving import segment_graph
 
 MODEL_CONFIG_NAME = "model_config.pbtxt"
@@ -40,22 +41,6 @@ METADATA_NAME = "export.json"
 DEFAULT_MAX_VOXELS = 256 ** 3
 SIGNATURES = ("serving_default", "segment")
 _TEMPORARY_PREFIX = ".export-"
-
-
-def plain_forward_model(model):
-    """A copy of `model` whose ReversibleStage layers run in "plain" mode, with its weights.
-
-    The plain and reversible modes compute the same function with the same weight list; the
-    plain one is ordinary autodiff-free TF ops when traced for inference.
-    """
-    def clone(layer):
-        if isinstance(layer, ReversibleStage):
-            return ReversibleStage.from_config({**layer.get_config(), "mode": "plain"})
-        return layer.__class__.from_config(layer.get_config())
-
-    plain = keras.models.clone_model(model, clone_function=clone)
-    plain.set_weights(model.get_weights())
-    return plain
 
 
 def next_version(export_base):
@@ -86,7 +71,7 @@ def build_archive(model, window_size, config, max_voxels):
       config: InferenceConfig: overlap, batch size, thresholds, ET minimum, crop margin.
       max_voxels: largest X * Y * Z `segment` accepts.
     """
-    plain = plain_forward_model(model)
+    plain = with_block_mode(model, "plain")
     channels = len(layouts.MODALITIES)
     probabilities = region_probabilities(plain)
     archive = keras.export.ExportArchive()

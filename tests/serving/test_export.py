@@ -18,7 +18,6 @@ from brats_rev import phantoms, run_folder
 from brats_rev.config import InferenceConfig, preset
 from brats_rev.data import layouts
 from brats_rev.inference.loading import load_model
-from brats_rev.layers import ReversibleStage
 from brats_rev.models import build_model
 from brats_rev.serving import export
 
@@ -36,8 +35,10 @@ def _run(*args):
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    """A tiny reversible U-Net (untrained) saved as .keras."""
+    """A tiny reversible U-Net (untrained, seeded: module fixtures run before the per-test
+    seed) saved as .keras."""
     path = str(tmp_path_factory.mktemp("model") / "tiny.keras")
+    keras.utils.set_random_seed(3)
     model = build_model(preset("tiny", block_mode="reversible"))
     model.save(path)
     return path
@@ -111,6 +112,8 @@ def test_a_process_without_brats_rev_segments_like_predict_voxel_for_voxel(
     served = _run(str(script), exported[1], case_dir, case_id, "brats2021",
                   str(tmp_path / "served.npz"))
     assert served.returncode == 0, served.stderr
+    # The graph holds plain ops only: TensorFlow warns when it imports custom gradients.
+    assert "custom gradients" not in served.stderr, served.stderr[-2000:]
     result = np.load(tmp_path / "served.npz")
     for tta in ("none", "flips8"):
         output_dir = tmp_path / tta
@@ -185,17 +188,6 @@ def test_serving_default_gives_the_model_probabilities_and_checks_shapes(signatu
         signature(patches=tf.constant(patches[..., :2]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="multiple of 4"):
         signature(patches=tf.constant(patches[:, :, :, :18]))
-
-
-def test_the_plain_forward_copy_has_plain_stages_and_the_same_function():
-    model = build_model(preset("tiny", block_mode="reversible"))
-    plain = export.plain_forward_model(model)
-    stages = [layer for layer in plain.layers if isinstance(layer, ReversibleStage)]
-    assert stages and all(stage.mode == "plain" for stage in stages)
-    assert all(layer.mode == "reversible" for layer in model.layers
-               if isinstance(layer, ReversibleStage))
-    images = np.random.default_rng(1).normal(size=(1, 16, 16, 16, 4)).astype(np.float32)
-    np.testing.assert_array_equal(plain(images)["logits"], model(images)["logits"])
 
 
 def test_the_version_folder_holds_the_keras_model_metadata_and_a_server_config(
