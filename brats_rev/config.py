@@ -247,6 +247,9 @@ class DataConfig(_ConfigMethods):
 
 
 TTA_MODES = ("none", "flips8")
+# Voxels kept around the brain's bounding box when a case is cropped, in conversion and at
+# inference alike, so that a model sees the context it was trained with.
+CROP_MARGIN = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,8 +266,8 @@ class InferenceConfig(_ConfigMethods):
         et_min_voxels: a predicted ET with fewer voxels than this (whole case) is relabelled
             NCR, as is usual for BraTS (a false-positive ET in a case without one costs a Dice
             of 0 and an HD95 of 373.13). 0 turns it off. Tune it on validation folds.
-        crop_margin: voxels added around the brain bounding box before prediction (conversion
-            uses 4).
+        crop_margin: voxels added around the brain bounding box before prediction (CROP_MARGIN,
+            as conversion).
         label_convention: output label convention (a brats_rev.labels.CONVENTIONS key), or
             None for the convention of the input case's release.
     """
@@ -275,7 +278,7 @@ class InferenceConfig(_ConfigMethods):
     tta: str = "none"
     thresholds: tuple = (0.5, 0.5, 0.5)
     et_min_voxels: int = 0
-    crop_margin: int = 4
+    crop_margin: int = CROP_MARGIN
     label_convention: str | None = None
 
     def __post_init__(self):
@@ -298,6 +301,10 @@ class InferenceConfig(_ConfigMethods):
         if self.label_convention is not None and not isinstance(self.label_convention, str):
             raise ValueError("`label_convention` must be a convention name or None. "
                              f"Received: label_convention={self.label_convention!r}")
+
+    def output_convention(self, case_convention):
+        """The label convention of a case's output: the configured one, else the case's own."""
+        return self.label_convention or case_convention
 
 
 OPTIMIZERS = ("adamw", "sgd_nesterov")

@@ -42,7 +42,8 @@ def define_flags():
                         "is written inside it.", required=True)
     flags.DEFINE_integer("version", None, "Version number (default: the next free one).",
                          lower_bound=1)
-    flags.DEFINE_string("model_name", "brats_rev", "Model name in model_config.pbtxt.")
+    flags.DEFINE_string("model_name", export.DEFAULT_MODEL_NAME,
+                        "Model name in model_config.pbtxt.")
     flags.DEFINE_integer("max_voxels", export.DEFAULT_MAX_VOXELS,
                          "Largest X*Y*Z the segment signature accepts.", lower_bound=1)
     inference_flags.define_inference_flags()

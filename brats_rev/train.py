@@ -20,6 +20,7 @@ import sys
 from absl import app, flags, logging
 
 from brats_rev import run_folder
+from brats_rev.config import DTYPE_POLICIES
 from brats_rev.training import run_config
 from brats_rev.training import strategy as strategy_lib
 
@@ -39,7 +40,7 @@ flags.DEFINE_string("tpu", None, "TPU name or grpc:// address for --strategy=tpu
 flags.DEFINE_string("data_dir", None, "Shorthand for --override=data.data_dir=...")
 flags.DEFINE_integer("epochs", None, "Shorthand for train.epochs (raise it to extend a run).")
 flags.DEFINE_integer("val_every", None, "Shorthand for train.val_every.")
-flags.DEFINE_enum("precision", None, ["float32", "mixed_float16", "mixed_bfloat16"],
+flags.DEFINE_enum("precision", None, list(DTYPE_POLICIES),
                   "Shorthand for train.precision.")
 flags.DEFINE_bool("jit_compile", None, "Shorthand for train.jit_compile.")
 

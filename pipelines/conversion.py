@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from brats_rev import labels
+from brats_rev.config import CROP_MARGIN
 from brats_rev.data import atomic, manifest, prepare, preprocess, records, validation
 from brats_rev.data.problems import ERROR, Problem
 
@@ -31,7 +32,7 @@ class ConversionOptions:
       num_folds: cross-validation folds in the manifest.
     """
 
-    margin: int = 4
+    margin: int = CROP_MARGIN
     max_foreground_per_class: int = 1024
     affine_tolerance_mm: float = validation.AFFINE_TOLERANCE_MM
     num_folds: int = 5

@@ -81,7 +81,8 @@ def define_flags():
                         required=True)
     flags.DEFINE_integer("num_shards", 4, "Number of TFRecord shards.", lower_bound=1)
     flags.DEFINE_integer("workers", 1, "Local worker processes.", lower_bound=1)
-    flags.DEFINE_integer("folds", 5, "Cross-validation folds in the manifest.", lower_bound=1)
+    flags.DEFINE_integer("folds", conversion.ConversionOptions.num_folds,
+                         "Cross-validation folds in the manifest.", lower_bound=1)
     flags.DEFINE_integer("margin", conversion.ConversionOptions.margin,
                          "Voxels kept around the brain bounding box.", lower_bound=0)
     flags.DEFINE_integer("max_foreground_per_class",

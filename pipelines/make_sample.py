@@ -30,7 +30,7 @@ class SampleSpec:
     seed: int = 2021
     num_shards: int = 2
     options: conversion.ConversionOptions = conversion.ConversionOptions(
-        margin=4, max_foreground_per_class=256, num_folds=4)
+        max_foreground_per_class=256, num_folds=4)
 
 
 SAMPLE = SampleSpec()

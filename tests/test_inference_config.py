@@ -33,3 +33,9 @@ def test_bad_values_are_rejected_with_what_was_received(changes, message):
     with pytest.raises(ValueError, match="Received") as error:
         InferenceConfig(**changes)
     assert message in str(error.value)
+
+
+def test_output_convention_is_the_configured_one_else_the_cases():
+    assert InferenceConfig().output_convention("brats2021") == "brats2021"
+    assert InferenceConfig(label_convention="brats2023").output_convention("brats2021") == (
+        "brats2023")

@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from brats_rev import labels
+from brats_rev.config import CROP_MARGIN
 from brats_rev.data import layouts, preprocess
 
 
@@ -52,7 +53,7 @@ class PreparedCase:
     original_shape: tuple
 
 
-def crop_case(image, seg=None, convention=None, margin=4):
+def crop_case(image, seg=None, convention=None, margin=CROP_MARGIN):
     """Cuts one case to its crop box without normalising it.
 
     Args:
@@ -80,7 +81,7 @@ def crop_case(image, seg=None, convention=None, margin=4):
                        tuple(int(s) for s in image.shape[:3]))
 
 
-def prepare_case(image, seg=None, convention=None, margin=4):
+def prepare_case(image, seg=None, convention=None, margin=CROP_MARGIN):
     """Preprocesses one case: `crop_case`, then the per-modality z-score over the brain.
 
     Args and errors as `crop_case`; also raises ValueError naming a modality that is

@@ -14,6 +14,8 @@ from brats_rev import labels
 from brats_rev.config import TTA_MODES, InferenceConfig
 from brats_rev.inference import batch
 
+DEFAULTS = InferenceConfig()
+
 
 def define_model_flags():
     """--model, --preset, --window_size: which model to load and its sliding window."""
@@ -32,7 +34,7 @@ def define_case_flags():
                         required=True)
     flags.DEFINE_enum("label_convention", None, sorted(labels.CONVENTIONS),
                       "Output labels (default: the convention of each case's release).")
-    flags.DEFINE_enum("tta", "none", list(TTA_MODES), "Test-time augmentation.")
+    flags.DEFINE_enum("tta", DEFAULTS.tta, list(TTA_MODES), "Test-time augmentation.")
     flags.DEFINE_boolean("save_probabilities", False,
                          "Also write <case_id>_probabilities.nii.gz (X, Y, Z, 3) WT, TC, ET.")
     flags.DEFINE_enum("probability_dtype", "uint8", list(batch.PROBABILITY_DTYPES),
@@ -42,12 +44,16 @@ def define_case_flags():
 
 def define_inference_flags():
     """The sliding-window and post-processing flags of brats_rev.config.InferenceConfig."""
-    flags.DEFINE_float("overlap", 0.5, "Fraction of a window shared with its neighbour.")
-    flags.DEFINE_integer("batch_size", 1, "Windows per model call.", lower_bound=1)
-    flags.DEFINE_list("thresholds", ["0.5", "0.5", "0.5"], "Probability thresholds WT,TC,ET.")
-    flags.DEFINE_integer("et_min_voxels", 0, "ET smaller than this becomes NCR (0: off).",
+    flags.DEFINE_float("overlap", DEFAULTS.overlap,
+                       "Fraction of a window shared with its neighbour.")
+    flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Windows per model call.",
+                         lower_bound=1)
+    flags.DEFINE_list("thresholds", [str(t) for t in DEFAULTS.thresholds],
+                      "Probability thresholds WT,TC,ET.")
+    flags.DEFINE_integer("et_min_voxels", DEFAULTS.et_min_voxels,
+                         "ET smaller than this becomes NCR (0: off).", lower_bound=0)
+    flags.DEFINE_integer("crop_margin", DEFAULTS.crop_margin, "Voxels around the brain box.",
                          lower_bound=0)
-    flags.DEFINE_integer("crop_margin", 4, "Voxels around the brain box.", lower_bound=0)
 
 
 def window_size(options):

@@ -158,7 +158,7 @@ class Predictor:
         Raises:
           ValueError: channel count differs from the model's, empty brain, constant modality.
         """
-        convention = self.config.label_convention or convention
+        convention = self.config.output_convention(convention)
         self._check_channels(image)
         prepared = prepare_case(image, margin=self.config.crop_margin)
         probabilities = self.probabilities(prepared.image)

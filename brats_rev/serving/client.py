@@ -26,7 +26,7 @@ import numpy as np
 from absl import app, flags
 
 from brats_rev import labels as label_conventions
-from brats_rev.config import TTA_MODES
+from brats_rev.config import InferenceConfig
 from brats_rev.inference import batch
 from brats_rev.inference import flags as inference_flags
 from brats_rev.inference.predictor import Prediction, load_images
@@ -69,8 +69,9 @@ class RemoteSegmenter:
 
     Args:
       server: a transport (brats_rev.serving.transport.connect(...)).
-      label_convention: output convention (a brats_rev.labels key), or None for each case's own.
-      tta: "none" or "flips8" (brats_rev.config.TTA_MODES).
+      config: brats_rev.config.InferenceConfig (None: the defaults); only its per-request
+        choices are sent (`label_convention`, None for each case's own, and `tta`): the
+        sliding window, thresholds and post-processing were fixed at export.
       return_probabilities: also fetch the WT/TC/ET probabilities.
 
     Attributes:
@@ -78,12 +79,9 @@ class RemoteSegmenter:
         it (then `predict_case` sends nothing more), else None.
     """
 
-    def __init__(self, server, label_convention=None, tta="none", return_probabilities=False):
-        if tta not in TTA_MODES:
-            raise ValueError(f"`tta` must be one of {list(TTA_MODES)}. Received: tta={tta!r}")
+    def __init__(self, server, config=None, return_probabilities=False):
         self.server = server
-        self.label_convention = label_convention
-        self.tta = tta
+        self.config = config or InferenceConfig()
         self.return_probabilities = return_probabilities
         self._answered = False
         self.unavailable = None
@@ -101,12 +99,12 @@ class RemoteSegmenter:
         Raises:
           transport.ServingError: the request failed or the answer is malformed.
         """
-        convention = self.label_convention or convention
+        convention = self.config.output_convention(convention)
         image = np.asarray(image, np.float32)
         wanted = {"labels": np.uint8}
         if self.return_probabilities:
             wanted["probabilities"] = np.float32
-        inputs = {"image": image, "label_convention": convention, "tta": self.tta,
+        inputs = {"image": image, "label_convention": convention, "tta": self.config.tta,
                   "return_probabilities": self.return_probabilities}
         try:
             outputs = self.server.predict(SIGNATURE_NAME, inputs, wanted)
@@ -134,7 +132,7 @@ class RemoteSegmenter:
             raise transport.ServingError(transport.UNAVAILABLE,
                                          f"not sent: {self.unavailable}")
         loaded = load_images(case)
-        convention = self.label_convention or loaded.case.convention
+        convention = self.config.output_convention(loaded.case.convention)
         labels, probabilities = self.segment(loaded.image, convention)
         box = np.array([[0, size] for size in labels.shape], np.int64)
         return Prediction(labels, convention, probabilities, box), loaded
@@ -153,8 +151,8 @@ def main(argv):
         server = transport.connect(server_options)
     except ValueError as error:  # an unreadable --tls_ca
         raise app.UsageError(str(error)) from None
-    segmenter = RemoteSegmenter(server, options.label_convention, options.tta,
-                                options.save_probabilities)
+    config = InferenceConfig(tta=options.tta, label_convention=options.label_convention)
+    segmenter = RemoteSegmenter(server, config, options.save_probabilities)
     try:
         report, problems = batch.predict_folder(segmenter, options.input, options.output_dir,
                                                 output_options)

@@ -39,6 +39,7 @@ METADATA_NAME = "export.json"
 # Largest X * Y * Z the `segment` signature accepts: 256³ covers every BraTS release
 # (240 x 240 x 155 = 8.9 M voxels) with room, and bounds the server's memory per request.
 DEFAULT_MAX_VOXELS = 256 ** 3
+DEFAULT_MODEL_NAME = "brats_rev"
 SIGNATURES = ("serving_default", "segment")
 _TEMPORARY_PREFIX = ".export-"
 
@@ -105,7 +106,7 @@ def _check_written(directory):
 
 
 def export_model(model, window_size, export_base, version=None, config=None,
-                 max_voxels=DEFAULT_MAX_VOXELS, model_name="brats_rev", source=None):
+                 max_voxels=DEFAULT_MAX_VOXELS, model_name=DEFAULT_MODEL_NAME, source=None):
     """Writes `export_base/<version>/` (SavedModel, model.keras, export.json) atomically and
     `export_base/model_config.pbtxt`.
 

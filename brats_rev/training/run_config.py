@@ -9,6 +9,7 @@ import dataclasses
 import json
 
 from brats_rev.config import PRESETS, TRAINING_PRESETS, TrainConfig
+from brats_rev.config import preset as preset_config
 from brats_rev.run_folder import SECTIONS, RunConfig, read_config, write_config
 
 # Fields a restarted run may change (raising `epochs` extends a finished run).
@@ -76,12 +77,10 @@ def resolve(preset="tiny", config=None, overrides=()):
         ValueError: unknown preset, section or key; a value of the wrong type or out of range
             (the message names the key and the received value).
     """
-    if preset not in PRESETS:
-        raise ValueError(f"Unknown preset. Received: {preset!r}; available: {sorted(PRESETS)}")
     # Uniform per-level block counts as one int, so that overriding `model.filters` with
     # another number of levels keeps them valid.
     model = {name: value[0] if name.endswith("_blocks") and len(set(value)) == 1 else value
-             for name, value in PRESETS[preset].to_dict().items()}
+             for name, value in preset_config(preset).to_dict().items()}
     sections = {"model": model, "data": {}, "train": {}}
     for section, values in TRAINING_PRESETS.get(preset, {}).items():
         sections[section].update(values)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from brats_rev import phantoms
+from brats_rev.config import InferenceConfig
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import batch
 from brats_rev.serving import transport
@@ -19,7 +20,8 @@ def _segmenter(protocol, address, model_name="brats", label_convention=None, tta
                return_probabilities=False, **options):
     server = transport.connect(transport.ServerOptions(address, model_name, protocol=protocol,
                                                        **options))
-    return RemoteSegmenter(server, label_convention, tta, return_probabilities)
+    config = InferenceConfig(tta=tta, label_convention=label_convention)
+    return RemoteSegmenter(server, config, return_probabilities)
 
 
 def _failure(segmenter, image=None):
