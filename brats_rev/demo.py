@@ -17,9 +17,8 @@ import time
 
 from absl import app, flags
 
-from brats_rev import report, workflow
+from brats_rev import atomic, report, workflow
 from brats_rev.bench.report import markdown_table
-from brats_rev.data import atomic
 
 
 def main(argv):

@@ -20,8 +20,8 @@ import os
 import nibabel as nib
 import numpy as np
 
-from brats_rev import evaluation, labels
-from brats_rev.data import atomic, layouts, validation
+from brats_rev import atomic, evaluation, labels
+from brats_rev.data import layouts, validation
 from brats_rev.data.cases import find_cases
 
 EXTENSIONS = (".nii.gz", ".nii")

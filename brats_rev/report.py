@@ -18,10 +18,9 @@ import os
 import nibabel as nib
 import numpy as np
 
-from brats_rev import labels, run_folder
+from brats_rev import atomic, labels, run_folder
 from brats_rev.bench import report as bench_report
 from brats_rev.bench import unet_sweep
-from brats_rev.data import atomic
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import outputs
 

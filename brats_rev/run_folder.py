@@ -18,8 +18,8 @@ import dataclasses
 import json
 import os
 
+from brats_rev import atomic
 from brats_rev.config import DataConfig, ModelConfig, TrainConfig
-from brats_rev.data import atomic
 
 CONFIG_FILE = "config.json"
 CHECKPOINTS_DIR = "checkpoints"

@@ -20,8 +20,7 @@ import time
 
 from absl import app, flags
 
-from brats_rev import phantoms
-from brats_rev.data import atomic
+from brats_rev import atomic, phantoms
 from pipelines import conversion, convert_brats
 
 

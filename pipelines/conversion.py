@@ -13,9 +13,9 @@ import os
 
 import numpy as np
 
-from brats_rev import labels
+from brats_rev import atomic, labels
 from brats_rev.config import CROP_MARGIN
-from brats_rev.data import atomic, manifest, prepare, preprocess, records, validation
+from brats_rev.data import manifest, prepare, preprocess, records, validation
 from brats_rev.data.problems import ERROR, Problem
 
 STALE_SHARD_PATTERN = "brats-*-of-*.tfrecord.gz"

@@ -18,8 +18,8 @@ import os
 import nibabel as nib
 from absl import app, flags
 
-from brats_rev import evaluation_files, intensity_baselines, labels
-from brats_rev.data import atomic, validation
+from brats_rev import atomic, evaluation_files, intensity_baselines, labels
+from brats_rev.data import validation
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import outputs
 

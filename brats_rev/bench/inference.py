@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from brats_rev import phantoms
+from brats_rev import atomic, phantoms
 from brats_rev.bench import isolation, report
 from brats_rev.config import InferenceConfig, preset
 from brats_rev.data.cases import find_cases
@@ -188,7 +188,7 @@ def main(argv):
                   f"{result['segment_peak_bytes'] / report.MIB:.0f}",
                   str(result["labels_equal_predict"])]]))
         if options.json_out:
-            report.write_json(options.json_out, result)
+            atomic.write_json(options.json_out, result)
         return
     with tempfile.TemporaryDirectory() as workdir:
         result = measure(**_arguments(), workdir=workdir)

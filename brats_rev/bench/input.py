@@ -15,6 +15,7 @@ import time
 
 from absl import app, flags
 
+from brats_rev import atomic
 from brats_rev import config as config_lib
 from brats_rev.bench import report
 from brats_rev.data import dataset as dataset_lib
@@ -106,7 +107,7 @@ def main(argv):
         print(report.markdown_table(["transform", "CPU ms / patch"],
                                     [[name, f"{ms:.1f}"] for name, ms in costs.items()]))
     if FLAGS.json_out:
-        report.write_json(FLAGS.json_out, {
+        atomic.write_json(FLAGS.json_out, {
             "machine": machine,
             "data_dir": FLAGS.data_dir,
             "patch_size": FLAGS.patch_size,

@@ -18,6 +18,7 @@ point it measured; --patches, --blocks and --widths add sweeps (`brats_rev.bench
 
 from absl import app, flags
 
+from brats_rev import atomic
 from brats_rev import config as config_lib
 from brats_rev.bench import isolation, report, unet_sweep, volume
 from brats_rev.layers.reversible import MODES
@@ -138,7 +139,7 @@ def stage_main():
     for name, value in summary.items():
         print(f"{name}: {value:.3f}")
     if FLAGS.json_out:
-        report.write_json(
+        atomic.write_json(
             FLAGS.json_out,
             {
                 "machine": report.machine_description(),
@@ -221,9 +222,9 @@ def unet_main():
     text = "\n".join(markdown)
     print(text)
     if FLAGS.markdown_out:
-        report.write_text(FLAGS.markdown_out, text + "\n")
+        atomic.write_text(FLAGS.markdown_out, text + "\n")
     if FLAGS.json_out:
-        report.write_json(FLAGS.json_out, {"machine": report.machine_description(),
+        atomic.write_json(FLAGS.json_out, {"machine": report.machine_description(),
                                            "sweeps": sweeps, "budget": budget,
                                            "points": probe.points})
     if FLAGS.plot_out:
@@ -277,9 +278,9 @@ def volume_main():
             + report.markdown_table(["mode", "dtype", "volume", "peak GiB"], rows))
     print(text)
     if FLAGS.markdown_out:
-        report.write_text(FLAGS.markdown_out, text + "\n")
+        atomic.write_text(FLAGS.markdown_out, text + "\n")
     if FLAGS.json_out:
-        report.write_json(FLAGS.json_out, {"machine": report.machine_description(),
+        atomic.write_json(FLAGS.json_out, {"machine": report.machine_description(),
                                            "volume_shape": list(shape), "points": results})
 
 

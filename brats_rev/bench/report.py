@@ -1,11 +1,13 @@
-"""Benchmark output: machine description, Markdown tables, JSON and PNG plots."""
+"""Benchmark output: machine description, Markdown tables and PNG plots (files are written with
+`brats_rev.atomic`)."""
 
-import json
 import os
 import pathlib
 import platform
 import statistics
 import sys
+
+from brats_rev import atomic
 
 MIB = 2**20
 GIB = 2**30
@@ -54,25 +56,6 @@ def markdown_table(headers, rows):
     return "\n".join(lines)
 
 
-def _atomic_write(path, write):
-    """Calls write(temporary path) next to `path`, then renames it into place."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    tmp.replace(path)
-
-
-def write_text(path, text):
-    """Writes `text` atomically, creating parent directories."""
-    _atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
-def write_json(path, payload):
-    """Writes `payload` as indented JSON atomically, creating parent directories."""
-    write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
-
-
 def plot_panels(path, panels):
     """Writes a PNG with one line plot per panel, side by side.
 
@@ -100,5 +83,6 @@ def plot_panels(path, panels):
         ax.grid(True, alpha=0.3)
         ax.legend()
     figure.tight_layout()
-    _atomic_write(path, lambda tmp: figure.savefig(tmp, format="png"))
+    with atomic.atomic_path(path, suffix=".png") as temporary:
+        figure.savefig(temporary, format="png")
     plt.close(figure)

@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 from absl import app, flags
 
+from brats_rev import atomic
 from brats_rev import config as config_lib
 from brats_rev.bench import report, workloads
 from brats_rev.layers.depthwise import DepthwiseConv3D
@@ -136,7 +137,7 @@ def main(argv):
     ]
     print(report.markdown_table(["variant", "median ms", f"time / {reference}"], rows))
     if FLAGS.json_out:
-        report.write_json(
+        atomic.write_json(
             FLAGS.json_out,
             {
                 "machine": report.machine_description(),

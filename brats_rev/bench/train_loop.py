@@ -23,6 +23,7 @@ import time
 import tensorflow as tf
 from absl import app, flags
 
+from brats_rev import atomic
 from brats_rev.bench import report
 from brats_rev.training import run_config, train_lib
 
@@ -76,7 +77,7 @@ def main(argv):
     print(f"A/B loop / bare = {ab:.4f} (median); in-loop loop / step calls = {in_loop:.4f}; "
           f"{steps} timed steps per measurement, {run.train.epochs} checkpoints per loop run")
     if FLAGS.json_out:
-        report.write_json(FLAGS.json_out, {
+        atomic.write_json(FLAGS.json_out, {
             "machine": report.machine_description(), "config": run.to_dict(),
             "timed_steps": steps, "bare_seconds_per_step": bare,
             "loop_seconds_per_step": loop, "loop_step_call_seconds_per_step": inside,

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 
-from brats_rev.data import atomic
+from brats_rev import atomic
 
 MANIFEST_NAME = "manifest.json"
 REJECTED_NAME = "rejected.json"

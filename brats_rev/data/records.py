@@ -43,8 +43,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from brats_rev import labels
-from brats_rev.data import atomic, layouts, manifest, preprocess
+from brats_rev import atomic, labels
+from brats_rev.data import layouts, manifest, preprocess
 
 SCHEMA_VERSION = 2
 COMPRESSION = "GZIP"

@@ -11,9 +11,9 @@ The exit code is 1 if any case was rejected or any shard is corrupt.
 import numpy as np
 from absl import app, flags
 
-from brats_rev import labels
-from brats_rev.data import atomic, manifest, records, validation
+from brats_rev import atomic, labels
 from brats_rev.data import cases as cases_lib
+from brats_rev.data import manifest, records, validation
 from brats_rev.data.problems import ERROR, WARNING
 
 OK, REJECTED = "ok", "rejected"

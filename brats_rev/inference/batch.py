@@ -13,7 +13,7 @@ import os
 import nibabel as nib
 import numpy as np
 
-from brats_rev.data import atomic
+from brats_rev import atomic
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import outputs
 from brats_rev.inference.predictor import CaseError

@@ -11,7 +11,7 @@ import re
 import nibabel as nib
 import numpy as np
 
-from brats_rev.data import atomic
+from brats_rev import atomic
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 

@@ -27,9 +27,9 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from brats_rev import run_folder
+from brats_rev import atomic, run_folder
 from brats_rev.config import InferenceConfig
-from brats_rev.data import atomic, layouts
+from brats_rev.data import layouts
 from brats_rev.inference.predictor import region_probabilities
 from brats_rev.models import with_block_mode
 from brats_rev.serving import segment_graph

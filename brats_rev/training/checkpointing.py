@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from brats_rev.data import atomic
+from brats_rev import atomic
 from brats_rev.run_folder import BEST_DIR, CHECKPOINTS_DIR, MODEL_FILE
 
 

@@ -1,10 +1,12 @@
 """Atomic file writes: write a temporary file in the target's folder, fsync, then rename.
 
 A reader never sees a half-written file under the final name, and a crash leaves the previous
-version in place. Used for shards, manifests and reports.
+version in place. Every file the project publishes is written this way: shards, manifests,
+predictions, models, reports, benchmark results and figures.
 """
 
 import contextlib
+import json
 import os
 import tempfile
 
@@ -42,3 +44,8 @@ def write_text(path, text):
     """Writes `text` (UTF-8) to `path` atomically."""
     with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
         out.write(text)
+
+
+def write_json(path, payload):
+    """Writes `payload` as indented, key-sorted JSON (UTF-8) to `path` atomically."""
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from brats_rev.data import atomic
+from brats_rev import atomic
 
 
 def test_write_replaces_and_leaves_no_temporary(tmp_path):
@@ -27,3 +27,10 @@ def test_failure_keeps_previous_version(tmp_path):
             raise RuntimeError("disk full")
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["shard"]
+
+
+def test_write_json_is_sorted_indented_and_creates_the_folder(tmp_path):
+    path = tmp_path / "bench" / "result.json"
+    atomic.write_json(str(path), {"b": 1, "a": [1.5, None]})
+    assert path.read_text() == '{\n  "a": [\n    1.5,\n    null\n  ],\n  "b": 1\n}\n'
+    assert os.listdir(tmp_path / "bench") == ["result.json"]
