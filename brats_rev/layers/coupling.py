@@ -118,7 +118,13 @@ class AdditiveCoupling(ResidualStreamLayer):
         x1 = y1 - self.residual_f(x2)
         return merge_halves(x1, x2)
 
+    def block_config(self):
+        """The F and G blocks' arguments, JSON-ready (the activation serialised as in
+        `MBConv3D.get_config`)."""
+        return {**self.block_kwargs,
+                "activation": keras.activations.serialize(self.f.activation)}
+
     def get_config(self):
         config = super().get_config()
-        config.update({"filters": self.filters, **self.block_kwargs})
+        config.update({"filters": self.filters, **self.block_config()})
         return config

@@ -211,7 +211,7 @@ class ReversibleStage(ResidualStreamLayer):
                 "num_blocks": self.num_blocks,
                 "mode": self.mode,
                 "checkpoint_expansion": self.checkpoint_expansion,
-                **self.couplings[0].block_kwargs,
+                **self.couplings[0].block_config(),
             }
         )
         return config

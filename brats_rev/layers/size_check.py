@@ -14,11 +14,12 @@ class SpatialMultipleCheck(keras.layers.Layer):
     2 ** (L - 1). Static sizes are checked when the layer is called (ValueError); sizes only
     known at run time are checked by a graph assertion (InvalidArgumentError).
 
-    Input/output shape: (batch, depth, height, width, channels).
+    Input/output shape: (batch, depth, height, width, channels); the input is passed on in its
+    own dtype (no autocast to a mixed policy's compute dtype).
     """
 
     def __init__(self, multiple, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(autocast=False, **kwargs)
         self.multiple = check_positive_int("multiple", multiple)
 
     def _message(self, shape):

@@ -81,7 +81,7 @@ def reversible_unet(
                                 mode=transition_mode(level), dtype=dtype_policy, name=name)
 
     image = keras.Input((*spatial_shape, in_channels), name="image")
-    x = SpatialMultipleCheck(2 ** (levels - 1), name="size_check")(image)
+    x = SpatialMultipleCheck(2 ** (levels - 1), dtype=dtype_policy, name="size_check")(image)
     x = keras.layers.Conv3D(filters[0], 3, padding="same", dtype=dtype_policy, name="stem")(x)
 
     skips = []

@@ -1,5 +1,7 @@
 """`.keras` save/load round trips of models containing each layer give identical outputs."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -19,8 +21,13 @@ LAYERS = {
     "mbconv": lambda: MBConv3D(6, expand_ratio=3, se_ratio=0.25, norm_groups=2,
                                activation="gelu"),
     "coupling": lambda: AdditiveCoupling(8, expand_ratio=2, kernel_size=5, norm_groups=4),
+    # A callable activation is serialised by name, as MBConv3D does.
+    "coupling_callable": lambda: AdditiveCoupling(8, expand_ratio=2, norm_groups=4,
+                                                  activation=keras.activations.gelu),
     "stage": lambda: ReversibleStage(8, 2, expand_ratio=2, se_ratio=0.5, norm_groups=4,
                                      mode="recompute", checkpoint_expansion=True),
+    "stage_callable": lambda: ReversibleStage(8, 1, expand_ratio=2, norm_groups=4,
+                                              activation=keras.activations.relu),
     "pointwise": lambda: Pointwise(5, activation="relu"),
     "down": lambda: Downsample(6, mode="reversible"),
     "head": lambda: SegmentationHead(3, norm_groups=4, activation="gelu", mode="recompute"),
@@ -43,3 +50,4 @@ def test_keras_file_round_trip(name, tmp_path):
     restored_layer = restored.layers[-1]
     assert type(restored_layer) is type(layer)
     assert restored_layer.get_config() == layer.get_config()
+    json.dumps(layer.get_config())  # the config is plain JSON

@@ -115,6 +115,21 @@ def test_mixed_precision_model_keeps_float32_weights_and_logits():
     assert model.get_layer("stem").compute_dtype == "float16"
 
 
+def test_a_global_mixed_policy_does_not_change_a_float32_model():
+    """Every layer takes the config's policy: building a float32 model while the global policy
+    is mixed gives the same layers' policies and the same logits (the size check passes its
+    input on unrounded)."""
+    config = preset("tiny")
+    image = _image((1, 16, 16, 16))
+    keras.utils.set_random_seed(4)
+    expected = build_model(config)(image)["logits"].numpy()
+    keras.config.set_dtype_policy("mixed_float16")  # the autouse fixture restores it
+    keras.utils.set_random_seed(4)
+    model = build_model(config)
+    assert {layer.dtype_policy.name for layer in model.layers[1:]} == {"float32"}
+    np.testing.assert_array_equal(model(image)["logits"].numpy(), expected)
+
+
 @pytest.mark.slow
 def test_keras_file_reloads_in_a_fresh_process(tmp_path):
     model = build_model(preset("tiny", se_ratio=0.25, deep_supervision=True))
