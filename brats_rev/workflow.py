@@ -193,10 +193,8 @@ def run_stage(stage):
     """
     command = shown_command(stage.argv)
     print(f"\n== {stage.name}\n$ {command}", flush=True)
-    environment = dict(os.environ)
-    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     start = time.monotonic()
-    status = subprocess.run(stage.argv, env=environment, check=False).returncode
+    status = subprocess.run(stage.argv, check=False).returncode
     seconds = time.monotonic() - start
     if status != 0:
         raise StageFailed(f"stage '{stage.name}' failed with exit status {status} after "

@@ -1,0 +1,109 @@
+"""Quiet start-up for the command-line programs: TensorFlow's C++ notices are filtered out.
+
+Importing TensorFlow prints INFO lines from its C++ libraries (oneDNN is on, no CUDA driver,
+the CPU instruction set) before its logging is set up, so TF_CPP_MIN_LOG_LEVEL does not hide
+them, and the first device listing adds an ERROR line, "failed call to cuInit", on every
+machine without a GPU. A newcomer reads those as failures. `install()` arranges for the first
+`import tensorflow` of the process to run with file descriptor 2 captured, followed by the
+device listing; afterwards every captured line is written back to stderr except the notices
+(NOTICE_PATTERNS), and TensorFlow's Python logger is set to ERROR (its deprecation
+notices about its own internals). Warnings and errors of any other kind pass.
+
+The programs call it first thing (the `brats_rev` and `pipelines` packages do so when the
+process was started as `python -m brats_rev.<program>`, `python -m pipelines.<program>` or
+as a `brats-rev-*` script); `--verbosity=1` (absl's flag) or higher shows everything.
+Library code that imports brats_rev is never affected.
+"""
+
+import importlib.abc
+import importlib.machinery
+import os
+import re
+import sys
+import tempfile
+
+# Lines that TensorFlow prints at start-up and that say nothing about the user's job.
+NOTICE_PATTERNS = (
+    re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called"),
+    re.compile(r"^I\d{4} [\d:.]+ +\d+ \S+:\d+\] "),  # any C++ INFO line
+    re.compile(r"^To enable the following instructions: "),  # an INFO line's second line
+    re.compile(r"^E\d{4} [\d:.]+ +\d+ cuda_\w+\.cc:\d+\] .*cuInit"),
+)
+_VERBOSITY = re.compile(r"^(?:--verbosity|-v)(?:=(-?\d+))?$")
+
+
+def is_program(argv):
+    """True if the process runs one of our programs (see the module docstring)."""
+    return bool(argv) and (argv[0] == "-m" or os.path.basename(argv[0]).startswith("brats-rev-"))
+
+
+def verbosity(argv):
+    """The value of absl's --verbosity / -v in `argv` (0 when absent or unreadable)."""
+    for i, arg in enumerate(argv):
+        match = _VERBOSITY.match(arg)
+        if match:
+            value = match.group(1) if match.group(1) is not None else (
+                argv[i + 1] if i + 1 < len(argv) else "0")
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+def without_notices(text):
+    """`text` without the lines that match NOTICE_PATTERNS."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not any(pattern.search(line) for pattern in NOTICE_PATTERNS))
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Runs TensorFlow's own loader, and its first device listing, with fd 2 captured."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                self._loader.exec_module(module)
+                module.config.list_physical_devices()
+                module.get_logger().setLevel("ERROR")  # its Python deprecation notices
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                captured.seek(0)
+                sys.stderr.write(without_notices(captured.read().decode(errors="replace")))
+                sys.stderr.flush()
+
+
+class _TensorFlowFinder(importlib.abc.MetaPathFinder):
+    """Finds `tensorflow` once, as the other finders do, and hands it a _QuietLoader."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def install(argv=None):
+    """Filters TensorFlow's start-up notices in this process unless --verbosity >= 1.
+
+    Returns True if the filter was installed (TensorFlow not yet imported, not verbose).
+    """
+    argv = sys.argv if argv is None else argv
+    if "tensorflow" in sys.modules or verbosity(argv) >= 1:
+        return False
+    if not any(isinstance(finder, _TensorFlowFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _TensorFlowFinder())
+    return True

@@ -1,0 +1,61 @@
+"""Programs start quietly: TensorFlow's C++ start-up notices are filtered, nothing else is."""
+
+import subprocess
+import sys
+
+import pytest
+
+from brats_rev import startup
+
+NOTICES = """\
+WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+I0000 00:00:1796296402.152140    7361 port.cc:153] oneDNN custom operations are on.
+I0000 00:00:1796296402.218266    7361 cpu_feature_guard.cc:227] This TensorFlow binary is optimized.
+To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow.
+E0000 00:00:1796296404.326282   31424 cuda_platform.cc:52] failed call to cuInit: INTERNAL: (303)
+"""
+KEPT = """\
+W0000 00:00:1796296404.1    7361 allocator.cc:10] Allocation of 400000000 exceeds 10% of memory.
+E0000 00:00:1796296404.2    7361 cuda_dnn.cc:8579] Unable to register cuDNN factory
+/x.py:3: UserWarning: something the user should see
+"""
+
+
+def test_notices_are_dropped_and_everything_else_kept_in_order():
+    mixed = NOTICES.splitlines(keepends=True)
+    kept = KEPT.splitlines(keepends=True)
+    text = "".join([mixed[0], kept[0], *mixed[1:3], kept[1], *mixed[3:], kept[2]])
+    assert startup.without_notices(text) == KEPT
+    assert startup.without_notices(NOTICES) == ""
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["-m"], 0), (["-m", "--verbosity=1"], 1), (["-m", "-v", "2"], 2), (["-m", "-v=-1"], -1),
+    (["-m", "--verbosity"], 0), (["-m", "--verbosity", "x"], 0), (["-m", "--verbose=3"], 0),
+])
+def test_verbosity_is_read_as_absl_reads_it(argv, expected):
+    assert startup.verbosity(argv) == expected
+
+
+def test_only_our_programs_are_quietened():
+    assert startup.is_program(["-m", "--x"])
+    assert startup.is_program(["/venv/bin/brats-rev-train"])
+    assert not startup.is_program(["/venv/bin/pytest"]) and not startup.is_program([])
+
+
+def _stderr_of(*flags):
+    done = subprocess.run([sys.executable, "-m", "brats_rev.models.summary", "--preset=tiny",
+                           *flags], capture_output=True, text=True, check=False,
+                          env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "parameters" in done.stdout.lower()
+    return done.stderr
+
+
+@pytest.mark.slow
+def test_a_program_prints_no_start_up_notice_unless_verbose():
+    quiet = _stderr_of()
+    for notice in ("absl::InitializeLog", "oneDNN", "cuInit", "cpu_feature_guard"):
+        assert notice not in quiet, quiet[-2000:]
+    verbose = _stderr_of("--verbosity=1")
+    assert "absl::InitializeLog" in verbose and "oneDNN" in verbose
