@@ -75,6 +75,11 @@ def define_flags():
                       "at which training still learns.")
 
 
-if __name__ == "__main__":
+def run():
+    """Runs the program: `python -m brats_rev.demo` and the `brats-rev-demo` script."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -53,6 +53,11 @@ def define_flags():
                       "Label convention of both (default: from each case id's release).")
 
 
-if __name__ == "__main__":
+def run():
+    """Runs the program: `python -m brats_rev.evaluate` and the `brats-rev-evaluate` script."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -49,6 +49,11 @@ def define_flags():
     inference_flags.define_inference_flags()
 
 
-if __name__ == "__main__":
+def run():
+    """Runs the program: `python -m brats_rev.export` and the `brats-rev-export` script."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

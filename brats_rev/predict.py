@@ -38,6 +38,11 @@ def define_flags():
     inference_flags.define_inference_flags()
 
 
-if __name__ == "__main__":
+def run():
+    """Runs the program: `python -m brats_rev.predict` and the `brats-rev-predict` script."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -25,24 +25,6 @@ from brats_rev.training import run_config
 from brats_rev.training import strategy as strategy_lib
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", None, "Run directory; default runs/<UTC timestamp>. An "
-                    "existing run directory is resumed.")
-flags.DEFINE_string("preset", "tiny", "Model preset (brats_rev.config.PRESETS), with its "
-                    "training settings (TRAINING_PRESETS).")
-flags.DEFINE_string("config", None, "JSON file with model / data / train sections.")
-flags.DEFINE_multi_string("override", [], "section.field=value, e.g. model.filters=[8,16,32], "
-                          "train.learning_rate=1e-3, data.patch_size=48.")
-flags.DEFINE_enum("strategy", "default", strategy_lib.STRATEGIES, "tf.distribute strategy.")
-flags.DEFINE_integer("num_gpus", None, "GPUs for --strategy=mirrored (default: all).")
-flags.DEFINE_integer("cpu_replicas", 1, "Logical CPU replicas for --strategy=mirrored on a "
-                     "host without GPUs.")
-flags.DEFINE_string("tpu", None, "TPU name or grpc:// address for --strategy=tpu (untested).")
-flags.DEFINE_string("data_dir", None, "Shorthand for --override=data.data_dir=...")
-flags.DEFINE_integer("epochs", None, "Shorthand for train.epochs (raise it to extend a run).")
-flags.DEFINE_integer("val_every", None, "Shorthand for train.val_every.")
-flags.DEFINE_enum("precision", None, list(DTYPE_POLICIES),
-                  "Shorthand for train.precision.")
-flags.DEFINE_bool("jit_compile", None, "Shorthand for train.jit_compile.")
 
 SHORTHANDS = {"data_dir": "data.data_dir", "epochs": "train.epochs",
               "val_every": "train.val_every", "precision": "train.precision",
@@ -74,7 +56,7 @@ def main(argv):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    from brats_rev.training import train_lib  # TensorFlow starts here, after the checks.
+    from brats_rev.training import train_lib  # the model, data and loop: after the checks
 
     model_dir = FLAGS.model_dir or os.path.join(
         "runs", datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S"))
@@ -93,5 +75,33 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def define_flags():
+    """Defines this program's absl flags (only when run as a program)."""
+    flags.DEFINE_string("model_dir", None, "Run directory; default runs/<UTC timestamp>. An "
+                        "existing run directory is resumed.")
+    flags.DEFINE_string("preset", "tiny", "Model preset (brats_rev.config.PRESETS), with its "
+                        "training settings (TRAINING_PRESETS).")
+    flags.DEFINE_string("config", None, "JSON file with model / data / train sections.")
+    flags.DEFINE_multi_string("override", [], "section.field=value, e.g. model.filters=[8,16,32], "
+                              "train.learning_rate=1e-3, data.patch_size=48.")
+    flags.DEFINE_enum("strategy", "default", strategy_lib.STRATEGIES, "tf.distribute strategy.")
+    flags.DEFINE_integer("num_gpus", None, "GPUs for --strategy=mirrored (default: all).")
+    flags.DEFINE_integer("cpu_replicas", 1, "Logical CPU replicas for --strategy=mirrored on a "
+                         "host without GPUs.")
+    flags.DEFINE_string("tpu", None, "TPU name or grpc:// address for --strategy=tpu (untested).")
+    flags.DEFINE_string("data_dir", None, "Shorthand for --override=data.data_dir=...")
+    flags.DEFINE_integer("epochs", None, "Shorthand for train.epochs (raise it to extend a run).")
+    flags.DEFINE_integer("val_every", None, "Shorthand for train.val_every.")
+    flags.DEFINE_enum("precision", None, list(DTYPE_POLICIES),
+                      "Shorthand for train.precision.")
+    flags.DEFINE_bool("jit_compile", None, "Shorthand for train.jit_compile.")
+
+
+def run():
+    """Runs the program: `python -m brats_rev.train` and the `brats-rev-train` script."""
+    define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

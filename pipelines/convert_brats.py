@@ -95,6 +95,11 @@ def define_flags():
     flags.DEFINE_string("beam_runner", "DirectRunner", "Beam runner for --runner=beam.")
 
 
-if __name__ == "__main__":
+def run():
+    """Runs the program: `python -m pipelines.convert_brats` and the `brats-rev-convert` script."""
     define_flags()
     app.run(main, flags_parser=lambda args: flags.FLAGS(args, known_only=True))
+
+
+if __name__ == "__main__":
+    run()

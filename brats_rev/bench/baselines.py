@@ -43,7 +43,7 @@ def _training_pairs(root, problems):
         yield loaded.image, labels.to_canonical(loaded.seg, loaded.case.convention)
 
 
-def run(train_dir, test_dir, output_dir):
+def score_baselines(train_dir, test_dir, output_dir):
     """Fits, predicts and scores every baseline; returns {"baselines": {...}, "problems": [...]}."""
     problems = []
     report = {}
@@ -90,7 +90,7 @@ def main(argv):
     for name in ("train_dir", "test_dir"):
         if not os.path.isdir(getattr(FLAGS, name)):
             raise app.UsageError(f"--{name} {getattr(FLAGS, name)!r} is not a folder.")
-    result = run(FLAGS.train_dir, FLAGS.test_dir, FLAGS.output_dir)
+    result = score_baselines(FLAGS.train_dir, FLAGS.test_dir, FLAGS.output_dir)
     atomic.write_text(os.path.join(FLAGS.output_dir, "baselines.json"),
                       json.dumps(result, indent=2) + "\n")
     _print(result)
@@ -108,6 +108,11 @@ def define_flags():
                         required=True)
 
 
-if __name__ == "__main__":
+def run():
+    """Runs the program: `python -m brats_rev.bench.baselines` and `brats-rev-baselines`."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

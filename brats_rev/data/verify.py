@@ -121,6 +121,11 @@ def define_flags():
                        "Affine differences up to this are warnings, beyond errors.")
 
 
-if __name__ == "__main__":
+def run():
+    """Runs the program: `python -m brats_rev.data.verify` and the `brats-rev-verify` script."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -35,6 +35,11 @@ def define_flags():
     flags.DEFINE_boolean("with_seg", True, "Write segmentations (off: validation-set layout).")
 
 
-if __name__ == "__main__":
+def run():
+    """Runs the program: `python -m brats_rev.phantoms` and the `brats-rev-phantoms` script."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

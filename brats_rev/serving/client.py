@@ -185,6 +185,11 @@ def define_flags():
                          "143 MB as float32).", lower_bound=1, upper_bound=2047)
 
 
-if __name__ == "__main__":
+def run():
+    """Runs the program: `python -m brats_rev.serving.client` and the `brats-rev-client` script."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -45,7 +45,7 @@ def test_short_training_beats_nothing_and_the_threshold_baseline(tmp_path):
     assert len(scored["rows"]) == HELDOUT_CASES and not scored["failed"]
     model = _mean_dice(scored["rows"])
 
-    scored = baselines.run(str(train_nifti), str(heldout), str(tmp_path / "baselines"))
+    scored = baselines.score_baselines(str(train_nifti), str(heldout), str(tmp_path / "baselines"))
     threshold, nothing = (np.array([scored["baselines"][name]["mean"][f"dice_{r}"]
                                     for r in labels.REGIONS])
                           for name in ("threshold", "background"))

@@ -1,0 +1,42 @@
+"""Every `brats-rev-*` script of pyproject.toml names a program's `run`, and one runs as
+`python -m` runs it."""
+
+import importlib
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# The [project.scripts] table of pyproject.toml (name = "module:function" lines).
+SCRIPTS = dict(re.findall(r'^(brats-rev-[\w-]+) = "([\w.]+:\w+)"$',
+                          (ROOT / "pyproject.toml").read_text().split("[project.scripts]")[1]
+                          .split("\n[")[0], flags=re.M))
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_script_names_the_run_of_a_program(name):
+    assert len(SCRIPTS) >= 10
+    module_name, function = SCRIPTS[name].split(":")
+    assert name.startswith("brats-rev-") and function == "run"
+    module = importlib.import_module(module_name)
+    assert callable(module.run) and callable(module.main)
+    assert 'if __name__ == "__main__":\n    run()' in pathlib.Path(module.__file__).read_text()
+
+
+def test_an_installed_script_runs_the_program(tmp_path):
+    """The entry point's wrapper (as pip writes it) runs the program with its flags."""
+    wrapper = tmp_path / "brats-rev-phantoms"
+    module_name, function = SCRIPTS["brats-rev-phantoms"].split(":")
+    wrapper.write_text(f"import sys\nfrom {module_name} import {function}\n"
+                       f"sys.exit({function}())\n")
+    done = subprocess.run([sys.executable, str(wrapper), "--kind=simple", "--num_cases=1",
+                           "--shape=24,24,24", f"--output_dir={tmp_path / 'cases'}"],
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "wrote 1 simple 2021 cases" in done.stdout
+    assert sorted(os.listdir(tmp_path / "cases")) == ["BraTS2021_00000"]
