@@ -34,7 +34,7 @@ def orient(image, label, swap, reverse):
 
     When one voxel's channels fill 2, 4 or 8 bytes (a float16 patch of 4 modalities: 8 bytes),
     the image is permuted as one integer per voxel (`tf.bitcast`): reversing z then moves
-    whole voxels instead of 2-byte values, 2x faster on a 128^3 x 4 float16 patch.
+    whole voxels instead of 2-byte values.
     """
     packed_dtype = _PACKED_DTYPES.get(image.dtype.size * image.shape[-1])
     voxels = image if packed_dtype is None else tf.bitcast(image, packed_dtype)
@@ -66,8 +66,8 @@ def _per_channel(image, operation, *vectors):
     """`operation(rows, *tiled)` on `image` (X, Y, Z, C) viewed as rows (X * Y, Z * C), with
     each per-modality vector (C,) tiled to (Z * C,); the result reshaped like `image`.
 
-    Broadcasting a (C,) vector over the innermost axis of 4 is not vectorised on CPU (a
-    multiply takes 2.8x as long as by a scalar); over rows of Z * C values it is.
+    Broadcasting a (C,) vector over an innermost axis of 4 is not vectorised on CPU; over rows
+    of Z * C values it is.
     """
     shape = tf.shape(image)
     rows = tf.reshape(image, [-1, shape[2] * shape[3]])
@@ -78,8 +78,8 @@ def _per_channel(image, operation, *vectors):
 def channel_range(image):
     """(min, max) of each modality of `image` (X, Y, Z, C): two float32 (C,).
 
-    Reduced along rows of a (C, X * Y * Z) transpose: 2x faster than reducing the
-    (X * Y * Z, C) view over its first axis.
+    Reduced along rows of a (C, X * Y * Z) transpose, which vectorises on CPU, rather than
+    over the first axis of the (X * Y * Z, C) view.
     """
     by_channel = tf.transpose(tf.reshape(image, [-1, image.shape[-1]]))
     return tf.reduce_min(by_channel, axis=1), tf.reduce_max(by_channel, axis=1)
@@ -95,8 +95,8 @@ def gamma(image, exponents):
 
     `exponents` is float32 (C,), all > 0. A constant modality (max == min) is unchanged, and
     one with exponent 1 is unchanged up to float32 rounding. Computed as
-    min + exp(g * log(x - min) + (1 - g) * log(max - min)): exp and log are vectorised on CPU,
-    tf.pow is about 6x slower, and the rewrite saves two passes over the patch.
+    min + exp(g * log(x - min) + (1 - g) * log(max - min)): exp and log are vectorised on CPU
+    where tf.pow is not, and the rewrite saves two passes over the patch.
     """
     low, high = channel_range(image)
     extent = high - low

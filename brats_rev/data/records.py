@@ -48,7 +48,8 @@ from brats_rev.data import layouts, manifest, preprocess
 
 SCHEMA_VERSION = 2
 COMPRESSION = "GZIP"
-# zlib level 1: on full-size cases 2x faster than level 6 and about 1% larger.
+# zlib level 1: faster than the default level 6 for files barely larger (docs/BENCHMARKS.md,
+# "Data conversion").
 COMPRESSION_LEVEL = 1
 NUM_CHANNELS = len(layouts.MODALITIES)
 

@@ -3,9 +3,8 @@
 Keras 3's `GroupNormalization` reduces over the spatial axes and the channels of a group at
 once, through a (..., groups, channels per group) view, and takes the variance as
 E[x²] - E[x]² in the compute dtype. On a CPU that reduction is slow, and over millions of
-voxels with a large mean, float32 cancellation makes it inexact.
-`python -m brats_rev.bench.speed --what=groupnorm --shape=128,128,128 --channels=32` (2-core
-AMD EPYC, idle): this layer takes 0.166x the time of Keras' (169 ms against 1017 ms).
+voxels with a large mean, float32 cancellation makes it inexact. The two are compared by
+`python -m brats_rev.bench.speed --what=groupnorm` (results: docs/BENCHMARKS.md).
 
 Here each channel's mean is a plain reduction over the voxels (B, N, C) -> (B, C); the group
 mean averages its channels' means; the variance is the mean squared distance from the group

@@ -22,7 +22,10 @@ Two facts decide whether "reversible" saves memory (docs/ARCHITECTURE.md, "Facts
    `tf.Variable`s of the Keras variables. Weight gradients are taken directly with respect to
    that list, so no mapping between Keras and TensorFlow variables is needed.
 
-This is the one TensorFlow-specific module of `brats_rev.layers`.
+The layers are Keras 3 layers that also call TensorFlow directly where Keras has no
+equivalent: here `tf.custom_gradient`, elsewhere `tf.recompute_grad` (recompute), grouped
+convolution (depthwise), fused reductions (group_norm, pointwise) and a run-time shape
+assertion (size_check).
 """
 
 import keras

@@ -22,9 +22,8 @@ recomputation goes where the memory is, at full resolution (level 0):
   activations are all alive, also recomputes each MBConv's expansion
   (`ReversibleStage(checkpoint_expansion=True)`).
 
-Recomputing at every level as well saved 6% of the whole-volume step's peak and made the step
-about 2% slower on average (one run before, five after), within the spread between runs
-(docs/BENCHMARKS.md, "U-Net: where the reversible model recomputes").
+Why recomputation stops at full resolution, with the measurements: docs/BENCHMARKS.md, "U-Net:
+where the reversible model recomputes".
 """
 
 import keras
