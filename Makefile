@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= runs/demo
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ lint: $(STAMP)
 
 test: lint
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -n 2 tests
+
+# The inner loop: every test not marked slow.
+test-fast: lint
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -n 2 -m "not slow" tests
 
 clean:
 	rm -rf $(VENV) runs

@@ -1,4 +1,12 @@
-"""Test-wide settings: quiet TensorFlow logs, float32 policy and fixed seeds per test."""
+"""Test-wide settings: quiet TensorFlow logs, float32 policy and fixed seeds per test, and the
+rule that keeps the two tiers apart.
+
+Tiers: `make test-fast` runs the tests not marked `slow` (the inner loop, < 3 min on 2 cores);
+`make test` runs everything. An unmarked test whose setup or call phase takes longer than
+FAST_TIER_SECONDS of wall time fails with a message saying so, so a slow test cannot creep into
+the fast tier unnoticed. The limit leaves room for a loaded machine: tests are marked slow from
+about 2 s on an idle one.
+"""
 
 import os
 
@@ -6,6 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+
+FAST_TIER_SECONDS = 5.0
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +26,16 @@ def _seed_and_policy():
     keras.config.set_dtype_policy("float32")
     yield
     keras.config.set_dtype_policy(previous)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Fails a passing unmarked test whose setup or call took over FAST_TIER_SECONDS."""
+    outcome = yield
+    report = outcome.get_result()
+    if (call.when in ("setup", "call") and report.passed and call.duration > FAST_TIER_SECONDS
+            and item.get_closest_marker("slow") is None):
+        report.outcome = "failed"
+        report.longrepr = (f"{item.nodeid}: {call.when} took {call.duration:.1f} s, over the "
+                           f"fast tier's {FAST_TIER_SECONDS:g} s: mark it "
+                           "@pytest.mark.slow or make it faster")

@@ -12,6 +12,7 @@ import sys
 import keras
 import nibabel as nib
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import brats_rev.models  # noqa: F401  (registers the layers for model.keras)
@@ -118,6 +119,7 @@ def _check_report(layout):
     return text
 
 
+@pytest.mark.slow
 def test_quick_demo_writes_every_artefact_and_learns(tmp_path):
     layout = workflow.DemoLayout(str(tmp_path / "demo"))
     size = workflow.SIZES["quick"]

@@ -73,6 +73,7 @@ def test_values_summary_and_case_lists(tmp_path, folders):
         "boxplot.png", "metrics.csv", "summary.csv", "summary.json"]
 
 
+@pytest.mark.slow
 def test_flat_reference_folder_and_the_program(tmp_path, folders):
     pred_dir, gt_dir, ids = folders
     flat = tmp_path / "flat"

@@ -31,6 +31,7 @@ def model_path(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_predicts_every_readable_case_in_its_convention(tmp_path, model_path):
     root = tmp_path / "in"
     ids_2021 = phantoms.write_dataset(str(root / "a"), 2, "2021", SHAPE)
@@ -71,6 +72,7 @@ def test_predicts_every_readable_case_in_its_convention(tmp_path, model_path):
     assert report["window_size"] == [16, 16, 16] and report["config"]["thresholds"] == [1e-6] * 3
 
 
+@pytest.mark.slow
 def test_refuses_to_write_into_the_input(tmp_path, model_path):
     phantoms.write_dataset(str(tmp_path), 1, "2021", SHAPE)
     result = _run(f"--model={model_path}", f"--input={tmp_path}",

@@ -13,6 +13,7 @@ from brats_rev.config import DataConfig
 SAMPLE = pathlib.Path(__file__).resolve().parents[2] / "tfrecords" / "sample"
 
 
+@pytest.mark.slow
 def test_measure_counts_the_first_epoch_and_the_timed_batches():
     config = DataConfig(data_dir=str(SAMPLE), patch_size=16, batch_size=4)
     result = input_bench.measure(config, fold=0, warmup=1, batches=3)

@@ -50,6 +50,7 @@ def test_probe_refuses_cpu_measurement_without_bfc(monkeypatch):
         probe.memory_device()
 
 
+@pytest.mark.slow
 def test_failed_probe_reports_its_stderr():
     with pytest.raises(RuntimeError, match="allowed: \\['stage', 'unet'\\]"):
         isolation.run_in_fresh_process({"what": "teapot"})

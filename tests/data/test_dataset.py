@@ -62,6 +62,7 @@ def test_region_targets_follow_the_label_table():
                                   labels.regions_from_canonical(canonical).astype(np.float32))
 
 
+@pytest.mark.slow
 def test_training_batches_are_patches_and_nested_region_masks():
     image, targets = _batches(CONFIG, 1)[0]
     assert image.shape == (2, 16, 16, 16, 4) and image.dtype == np.float32
@@ -71,12 +72,14 @@ def test_training_batches_are_patches_and_nested_region_masks():
     assert np.all(core <= whole) and np.all(enhancing <= core)
 
 
+@pytest.mark.slow
 def test_oversampling_puts_tumour_in_every_patch_when_forced():
     forced = CONFIG.without_augmentation().replace(foreground_probability=1.0, batch_size=4)
     for _, targets in _batches(forced, 5):
         assert np.all(targets[..., 0].sum(axis=(1, 2, 3)) > 0)
 
 
+@pytest.mark.slow
 def test_same_seed_same_batches_other_seed_other_batches():
     first = _batches(CONFIG, 4, seed=11)
     second = _batches(CONFIG, 4, seed=11)
@@ -106,6 +109,7 @@ def test_two_processes_with_the_same_seed_give_the_same_batches():
     assert len(digests[0]) == 64 and digests[0] == digests[1]
 
 
+@pytest.mark.slow
 def test_uncached_pipeline_gives_the_same_batches():
     cached = _batches(CONFIG, 3, seed=4)
     uncached = _batches(CONFIG.replace(cache=False), 3, seed=4)
@@ -134,6 +138,7 @@ def test_validation_yields_each_whole_case_with_its_geometry(cache):
         assert element["convention"][0].decode() == case["convention"]
 
 
+@pytest.mark.slow
 def test_input_pipelines_read_disjoint_cases():
     seen = []
     for pipeline in range(2):
@@ -149,6 +154,7 @@ def test_input_pipelines_read_disjoint_cases():
     assert image.shape[0] == 1  # global batch 2 over 2 replicas
 
 
+@pytest.mark.slow
 def test_works_with_distribute_datasets_from_function():
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     distributed = strategy.distribute_datasets_from_function(

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from brats_rev import labels, phantoms
 from brats_rev.data import layouts, manifest, verify
@@ -39,6 +40,7 @@ def test_nifti_report(tmp_path):
     assert text.endswith("3 cases: 1 ok, 1 with warnings, 1 rejected")
 
 
+@pytest.mark.slow
 def test_tfrecords_report_and_cli(tmp_path):
     ids = _dataset(tmp_path / "in")
     convert_brats.convert(str(tmp_path / "in"), str(tmp_path / "out"),

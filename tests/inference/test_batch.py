@@ -31,6 +31,7 @@ def dataset(tmp_path_factory):
     return str(root), written
 
 
+@pytest.mark.slow
 def test_outputs_failures_skip_and_overwrite(tmp_path, dataset):
     root, written = dataset
     cases, problems = find_cases(root)

@@ -44,6 +44,7 @@ def trained():
     return build_model(CONFIG), build_model(CONFIG)
 
 
+@pytest.mark.slow
 def test_run_folder_checkpoint_and_window_from_config(tmp_path, trained):
     first, second = trained
     assert not _weights_equal(first, second)

@@ -82,6 +82,7 @@ def test_unreadable_file_names_case_and_file(tmp_path):
         region_reading_predictor().predict_case(case)
 
 
+@pytest.mark.slow
 def test_frozen_window_function_equals_the_model_and_ignores_later_weight_changes():
     model = build_model(preset("tiny").replace(block_mode="plain"))
     windows = tf.random.stateless_normal((3, 16, 16, 32, 4), seed=[4, 2])

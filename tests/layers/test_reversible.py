@@ -38,8 +38,12 @@ def _relative_error(a, b):
     return float(tf.reduce_max(tf.abs(a - b)) / (tf.reduce_max(tf.abs(a)) + 1e-12))
 
 
-@pytest.mark.parametrize("num_blocks,checkpoint_expansion", [(1, False), (3, False), (3, True)])
-@pytest.mark.parametrize("wrap", ["eager", "function", "xla"])
+# One block, eager, in the fast tier; the other compilations and depths in the full one.
+@pytest.mark.parametrize("num_blocks,checkpoint_expansion", [
+    (1, False), pytest.param(3, False, marks=pytest.mark.slow),
+    pytest.param(3, True, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("wrap", ["eager", pytest.param("function", marks=pytest.mark.slow),
+                                  pytest.param("xla", marks=pytest.mark.slow)])
 def test_gradients_equal_plain_autodiff(num_blocks, checkpoint_expansion, wrap):
     stages = _stages(num_blocks, checkpoint_expansion=checkpoint_expansion)
     x = tf.random.stateless_normal(SHAPE, seed=(1, 2))
@@ -70,6 +74,7 @@ def test_modes_share_the_weight_list():
     assert len(layouts["plain"]) == 2 * 2 * 12  # blocks x (F, G) x weights per MBConv
 
 
+@pytest.mark.slow
 def test_stage_output_is_float32_and_inverse_recovers_input_under_mixed_precision():
     for policy in ("mixed_float16", "mixed_bfloat16"):
         keras.config.set_dtype_policy(policy)
@@ -86,6 +91,7 @@ def test_stage_output_is_float32_and_inverse_recovers_input_under_mixed_precisio
         np.testing.assert_allclose(y.numpy(), x_in.numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_mixed_precision_gradients_match_plain():
     keras.config.set_dtype_policy("mixed_float16")
     stages = _stages(2)

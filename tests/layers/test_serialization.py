@@ -34,6 +34,7 @@ LAYERS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_keras_file_round_trip(name, tmp_path):
     inputs = keras.Input((6, 5, 4, 8), name="image")

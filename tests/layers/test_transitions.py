@@ -61,6 +61,7 @@ def test_recomputed_modes_match_plain_autodiff(name):
     assert paths["plain"] == paths["reversible"] == paths["recompute"]
 
 
+@pytest.mark.slow
 def test_mixed_precision_output_dtypes_and_gradients():
     layers, inputs = _layers("merge", "mixed_float16")
     assert layers["reversible"](inputs).dtype == tf.float16

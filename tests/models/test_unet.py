@@ -44,6 +44,7 @@ def test_bad_input_size_names_the_valid_multiple(spatial):
         build_model(preset("small"), (12, 16, 16))
 
 
+@pytest.mark.slow
 def test_dynamic_input_size_is_checked_at_run_time():
     model = build_model(preset("tiny"))
     serve = tf.function(model, input_signature=[tf.TensorSpec((None, None, None, None, 4))])
@@ -74,6 +75,7 @@ def test_block_modes_have_identical_weight_lists_and_outputs():
         np.testing.assert_allclose(models[mode](x)["logits"].numpy(), want, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_reversible_unet_gradients_equal_plain():
     models = _models_with_shared_weights(deep_supervision=True)
     x = _image((2, 8, 12, 8))
@@ -155,6 +157,7 @@ def test_keras_file_reloads_in_a_fresh_process(tmp_path):
         "brats_rev>ReversibleStage")
 
 
+@pytest.mark.slow
 def test_tensorflow_checkpoint_holds_and_restores_every_weight(tmp_path):
     config = preset("tiny", encoder_blocks=2, decoder_blocks=2)
     keras.utils.set_random_seed(1)

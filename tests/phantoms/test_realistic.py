@@ -11,6 +11,9 @@ from scipy import ndimage
 from brats_rev import labels, phantoms
 from brats_rev.phantoms import realistic
 
+# Every test here shares module fixtures that take tens of seconds: the full tier only.
+pytestmark = pytest.mark.slow
+
 SHAPE = (64, 64, 42)  # about 3.75 mm voxels over the BraTS field of view
 CASES = 12
 
@@ -56,7 +59,6 @@ def test_labels_nest_and_volumes_are_brats_like(cases):
     assert 40 < whole < 200  # BraTS whole tumours: tens to a few hundred ml
 
 
-@pytest.mark.slow
 def test_case_mix_over_forty_cases():
     """Some cases have no necrosis, some no enhancement, some several separate cores."""
     solid = quiet = multifocal = 0
@@ -102,7 +104,6 @@ def test_grid_too_coarse_is_refused():
         phantoms.make_realistic_phantom((40, 48, 31), 0)
 
 
-@pytest.mark.slow
 def test_command_writes_a_realistic_release_dataset(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "brats_rev.phantoms", f"--output_dir={tmp_path}", "--num_cases=1",

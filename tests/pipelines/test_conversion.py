@@ -142,6 +142,7 @@ def small_dataset(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_reruns_and_worker_counts_give_identical_bytes(tmp_path, small_dataset):
     _convert(small_dataset, tmp_path / "a", num_shards=2)
     first = _file_bytes(tmp_path / "a")

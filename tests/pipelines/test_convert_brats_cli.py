@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from brats_rev import phantoms
 from brats_rev.data import manifest
 
@@ -14,6 +16,7 @@ def _run(*args):
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
+@pytest.mark.slow
 def test_exit_code_reflects_rejects(tmp_path):
     ids = phantoms.write_dataset(str(tmp_path / "in"), 3, "2021", (24, 28, 20), extension=".nii")
     os.remove(tmp_path / "in" / ids[1] / f"{ids[1]}_flair.nii")

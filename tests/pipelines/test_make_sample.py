@@ -3,12 +3,15 @@
 import os
 import pathlib
 
+import pytest
+
 from brats_rev.data import records
 from pipelines import make_sample
 
 SAMPLE_DIR = pathlib.Path(__file__).resolve().parents[2] / "tfrecords" / "sample"
 
 
+@pytest.mark.slow
 def test_committed_sample_regenerates_byte_identically(tmp_path):
     make_sample.make_sample(str(tmp_path), progress_stream=open(os.devnull, "w"))
     produced = sorted(os.listdir(tmp_path))

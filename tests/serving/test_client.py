@@ -15,6 +15,9 @@ from brats_rev.serving.client import RemoteSegmenter, check_response
 from tests.serving import certificates, grpc_server, rest_server
 from tests.serving.conftest import SHAPE, THRESHOLDS, phantom_image
 
+# Every test here shares module fixtures that take tens of seconds: the full tier only.
+pytestmark = pytest.mark.slow
+
 
 def _segmenter(protocol, address, model_name="brats", label_convention=None, tta="none",
                return_probabilities=False, **options):

@@ -14,6 +14,9 @@ from brats_rev.data.cases import find_cases
 from brats_rev.data.validation import load_case
 from tests.serving.conftest import SHAPE
 
+# Every test here shares module fixtures that take tens of seconds: the full tier only.
+pytestmark = pytest.mark.slow
+
 
 def _run(*args):
     return subprocess.run([sys.executable, "-m", "brats_rev.serving.client", *args],

@@ -21,6 +21,9 @@ from brats_rev.inference.loading import load_model
 from brats_rev.models import build_model
 from brats_rev.serving import export
 
+# Every test here shares module fixtures that take tens of seconds: the full tier only.
+pytestmark = pytest.mark.slow
+
 WINDOW = (16, 16, 16)
 CASE_SHAPE = (40, 44, 36)
 # The untrained tiny model's probabilities sit near 0.5; these thresholds give all four labels.

@@ -10,6 +10,9 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from brats_rev.serving import transport
 from tests.serving.conftest import WINDOW, phantom_image
 
+# Every test here shares module fixtures that take tens of seconds: the full tier only.
+pytestmark = pytest.mark.slow
+
 
 def _server(protocol, address):
     return transport.connect(transport.ServerOptions(address, "brats", protocol=protocol))

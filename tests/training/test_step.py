@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from brats_rev import losses
@@ -22,6 +23,7 @@ def test_global_gradients_unscale_and_clip_the_global_norm():
     assert np.isnan(infinite[0].numpy()).all()  # skipped by loss scaling
 
 
+@pytest.mark.slow
 def test_one_step_equals_plain_sgd_on_the_mean_loss():
     config = TrainConfig(optimizer="sgd_nesterov", momentum=0.0, weight_decay=0.0,
                          warmup_steps=0, learning_rate=0.1, clipnorm=None, epochs=10,
