@@ -14,7 +14,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m brats_rev.demo --output_dir=$(DEMO_DIR)
+	$(PY) -m brats_rev.demo --output_dir=$(DEMO_DIR)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
