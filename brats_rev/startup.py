@@ -6,8 +6,9 @@ them, and the first device listing adds an ERROR line, "failed call to cuInit", 
 machine without a GPU. A newcomer reads those as failures. `install()` arranges for the first
 `import tensorflow` of the process to run with file descriptor 2 captured, followed by the
 device listing; afterwards every captured line is written back to stderr except the notices
-(NOTICE_PATTERNS), and TensorFlow's Python logger is set to ERROR (its deprecation
-notices about its own internals). Warnings and errors of any other kind pass.
+(NOTICE_PATTERNS), TensorFlow's later C++ messages are turned off (TF_CPP_MIN_LOG_LEVEL=3
+unless the environment sets it) and its Python logger is set to ERROR (deprecation notices
+about its own internals). Python warnings and errors pass.
 
 The programs call it first thing (the `brats_rev` and `pipelines` packages do so when the
 process was started as `python -m brats_rev.<program>`, `python -m pipelines.<program>` or
@@ -97,13 +98,16 @@ class _TensorFlowFinder(importlib.abc.MetaPathFinder):
 
 
 def install(argv=None):
-    """Filters TensorFlow's start-up notices in this process unless --verbosity >= 1.
+    """Quietens TensorFlow in this process unless --verbosity >= 1 (see the module doc).
 
     Returns True if the filter was installed (TensorFlow not yet imported, not verbose).
     """
     argv = sys.argv if argv is None else argv
     if "tensorflow" in sys.modules or verbosity(argv) >= 1:
         return False
+    # TensorFlow's later C++ messages (INFO, WARNING and its ERROR-level notices such as
+    # oneDNN's fallbacks): an error that stops the job is raised in Python anyway.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if not any(isinstance(finder, _TensorFlowFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _TensorFlowFinder())
     return True
