@@ -7,6 +7,17 @@ is the only reader of `ModelConfig`.
 
 import dataclasses
 
+from brats_rev.checks import (
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_int_at_least,
+    check_number_at_least,
+    check_per_level,
+    check_probability,
+    check_range,
+)
+
 BLOCK_MODES = ("reversible", "plain", "recompute")
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 DEPTHWISE_IMPLEMENTATIONS = ("auto", "decomposed", "grouped")
@@ -27,22 +38,8 @@ class _ConfigMethods:
         }
 
 
-def _per_level(name, value, count):
-    """An int broadcast to `count` levels, or a sequence of `count` positive ints, as a tuple."""
-    values = (value,) * count if isinstance(value, int) else tuple(value)
-    if len(values) != count or any(
-        isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values
-    ):
-        raise ValueError(
-            f"`{name}` must be a positive int or {count} positive ints (one per level). "
-            f"Received: {name}={value!r}"
-        )
-    return values
 
 
-def _choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"`{name}` must be one of {list(allowed)}. Received: {name}={value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,32 +77,31 @@ class ModelConfig(_ConfigMethods):
     depthwise_implementation: str = "auto"
 
     def __post_init__(self):
-        filters = _per_level("filters", tuple(self.filters), len(tuple(self.filters)))
+        filters = check_per_level("filters", tuple(self.filters), len(tuple(self.filters)))
         if len(filters) < 2 or any(f % 2 for f in filters):
             raise ValueError(
                 "`filters` needs at least 2 levels of even channel counts. "
                 f"Received: filters={self.filters!r}"
             )
         object.__setattr__(self, "filters", filters)
-        object.__setattr__(
-            self, "encoder_blocks", _per_level("encoder_blocks", self.encoder_blocks, self.levels)
-        )
+        object.__setattr__(self, "encoder_blocks",
+                           check_per_level("encoder_blocks", self.encoder_blocks, self.levels))
         object.__setattr__(
             self,
             "decoder_blocks",
-            _per_level("decoder_blocks", self.decoder_blocks, self.levels - 1),
+            check_per_level("decoder_blocks", self.decoder_blocks, self.levels - 1),
         )
-        _per_level("in_channels", self.in_channels, 1)
-        _per_level("num_outputs", self.num_outputs, 1)
-        _per_level("kernel_size", self.kernel_size, 1)
-        _per_level("norm_groups", self.norm_groups, 1)
+        check_per_level("in_channels", self.in_channels, 1)
+        check_per_level("num_outputs", self.num_outputs, 1)
+        check_per_level("kernel_size", self.kernel_size, 1)
+        check_per_level("norm_groups", self.norm_groups, 1)
         if not self.expand_ratio >= 1:
             raise ValueError(f"`expand_ratio` must be >= 1. Received: {self.expand_ratio!r}")
         if not 0 <= self.se_ratio < 1:
             raise ValueError(f"`se_ratio` must be in [0, 1). Received: {self.se_ratio!r}")
-        _choice("block_mode", self.block_mode, BLOCK_MODES)
-        _choice("dtype_policy", self.dtype_policy, DTYPE_POLICIES)
-        _choice("depthwise_implementation", self.depthwise_implementation,
+        check_choice("block_mode", self.block_mode, BLOCK_MODES)
+        check_choice("dtype_policy", self.dtype_policy, DTYPE_POLICIES)
+        check_choice("depthwise_implementation", self.depthwise_implementation,
                 DEPTHWISE_IMPLEMENTATIONS)
 
     @property
@@ -149,19 +145,8 @@ def preset(name, **changes):
     return PRESETS[name].replace(**changes)
 
 
-def _probability(name, value):
-    if not 0 <= value <= 1:
-        raise ValueError(f"`{name}` must be in [0, 1]. Received: {name}={value!r}")
 
 
-def _range(name, value, lowest):
-    """A (low, high) pair with lowest <= low <= high, as a tuple of floats."""
-    values = tuple(value)
-    if len(values) != 2 or not lowest <= values[0] <= values[1]:
-        raise ValueError(
-            f"`{name}` must be (low, high) with {lowest} <= low <= high. Received: {name}={value!r}"
-        )
-    return tuple(float(v) for v in values)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,17 +204,17 @@ class DataConfig(_ConfigMethods):
     blur_sigma_range: tuple = (0.5, 1.0)
 
     def __post_init__(self):
-        object.__setattr__(self, "patch_size", _per_level("patch_size", self.patch_size, 3))
-        _per_level("batch_size", self.batch_size, 1)
-        _per_level("shuffle_buffer", self.shuffle_buffer, 1)
+        object.__setattr__(self, "patch_size", check_per_level("patch_size", self.patch_size, 3))
+        check_per_level("batch_size", self.batch_size, 1)
+        check_per_level("shuffle_buffer", self.shuffle_buffer, 1)
         for field in dataclasses.fields(self):
             if field.name.endswith("_probability"):
-                _probability(field.name, getattr(self, field.name))
+                check_probability(field.name, getattr(self, field.name))
         lowest = {"scale_range": 1e-3, "intensity_scale_range": 0.0, "gamma_range": 1e-3,
                   "noise_std_range": 0.0, "blur_sigma_range": 0.0}
         for field in dataclasses.fields(self):
             if field.name.endswith("_range"):
-                value = _range(field.name, getattr(self, field.name),
+                value = check_range(field.name, getattr(self, field.name),
                                lowest.get(field.name, -float("inf")))
                 object.__setattr__(self, field.name, value)
         if self.rotate90_probability > 0 and self.patch_size[0] != self.patch_size[1]:
@@ -282,22 +267,19 @@ class InferenceConfig(_ConfigMethods):
     label_convention: str | None = None
 
     def __post_init__(self):
-        if not 0 <= self.overlap < 1:
-            raise ValueError(f"`overlap` must be in [0, 1). Received: overlap={self.overlap!r}")
-        _per_level("batch_size", self.batch_size, 1)
+        check_fraction("overlap", self.overlap)
+        check_per_level("batch_size", self.batch_size, 1)
         if not self.sigma_scale > 0:
             raise ValueError(
                 f"`sigma_scale` must be > 0. Received: sigma_scale={self.sigma_scale!r}")
-        _choice("tta", self.tta, TTA_MODES)
+        check_choice("tta", self.tta, TTA_MODES)
         thresholds = tuple(self.thresholds)
         if len(thresholds) != 3 or not all(0 < t < 1 for t in thresholds):
             raise ValueError("`thresholds` must be 3 values in (0, 1) for WT, TC, ET. "
                              f"Received: thresholds={self.thresholds!r}")
         object.__setattr__(self, "thresholds", tuple(float(t) for t in thresholds))
         for name in ("et_min_voxels", "crop_margin"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"`{name}` must be an int >= 0. Received: {name}={value!r}")
+            check_int_at_least(name, getattr(self, name), 0)
         if self.label_convention is not None and not isinstance(self.label_convention, str):
             raise ValueError("`label_convention` must be a convention name or None. "
                              f"Received: label_convention={self.label_convention!r}")
@@ -311,19 +293,10 @@ OPTIMIZERS = ("adamw", "sgd_nesterov")
 SCHEDULES = ("poly", "cosine")
 
 
-def _non_negative(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"`{name}` must be a non-negative number. Received: {name}={value!r}")
 
 
-def _count(name, value, lowest):
-    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
-        raise ValueError(f"`{name}` must be an int >= {lowest}. Received: {name}={value!r}")
 
 
-def _boolean(name, value):
-    if not isinstance(value, bool):
-        raise ValueError(f"`{name}` must be true or false. Received: {name}={value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,29 +358,28 @@ class TrainConfig(_ConfigMethods):
     log_every: int = 10
 
     def __post_init__(self):
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _choice("precision", self.precision, DTYPE_POLICIES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("precision", self.precision, DTYPE_POLICIES)
         for name in ("learning_rate", "weight_decay", "momentum", "poly_power"):
-            _non_negative(name, getattr(self, name))
+            check_number_at_least(name, getattr(self, name), 0)
         if self.learning_rate == 0 or self.momentum >= 1:
             raise ValueError("`learning_rate` must be > 0 and `momentum` < 1. Received: "
                              f"learning_rate={self.learning_rate!r}, momentum={self.momentum!r}")
         for name in ("epochs", "steps_per_epoch", "val_every", "val_batch_size",
                      "keep_checkpoints", "log_every"):
-            _count(name, getattr(self, name), 1)
+            check_int_at_least(name, getattr(self, name), 1)
         for name in ("warmup_steps", "seed"):
-            _count(name, getattr(self, name), 0)
+            check_int_at_least(name, getattr(self, name), 0)
         if self.fold is not None:
-            _count("fold", self.fold, 0)
+            check_int_at_least("fold", self.fold, 0)
         if self.clipnorm is not None and not (
                 isinstance(self.clipnorm, (int, float)) and self.clipnorm > 0):
             raise ValueError(
                 f"`clipnorm` must be > 0 or None. Received: clipnorm={self.clipnorm!r}")
-        if not (isinstance(self.val_overlap, (int, float)) and 0 <= self.val_overlap < 1):
-            raise ValueError(f"`val_overlap` must be in [0, 1). Received: {self.val_overlap!r}")
-        _boolean("jit_compile", self.jit_compile)
-        _boolean("deterministic", self.deterministic)
+        check_fraction("val_overlap", self.val_overlap)
+        check_bool("jit_compile", self.jit_compile)
+        check_bool("deterministic", self.deterministic)
         if self.deep_supervision_weights is not None:
             weights = tuple(self.deep_supervision_weights)
             if not weights or any(isinstance(w, bool) or not isinstance(w, (int, float))

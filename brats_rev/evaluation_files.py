@@ -21,7 +21,7 @@ import nibabel as nib
 import numpy as np
 
 from brats_rev import atomic, evaluation, labels
-from brats_rev.data import layouts, validation
+from brats_rev.data import case_reader, layouts
 from brats_rev.data.cases import find_cases
 
 EXTENSIONS = (".nii.gz", ".nii")
@@ -88,7 +88,7 @@ def score_case(prediction_path, reference_path, convention):
         raise ValueError(f"{prediction_path}: shape {predicted.shape} differs from the "
                          f"reference's {reference.shape}")
     difference = float(np.max(np.abs(predicted_image.affine - reference_image.affine)))
-    if difference > validation.AFFINE_TOLERANCE_MM:
+    if difference > case_reader.AFFINE_TOLERANCE_MM:
         raise ValueError(f"{prediction_path}: affine differs from the reference's by up to "
                          f"{difference:.3g} mm")
     spacing = reference_image.header.get_zooms()[:3]

@@ -14,7 +14,7 @@ from absl import app, flags, logging
 
 from brats_rev.inference import flags as inference_flags
 from brats_rev.inference.loading import load_model
-from brats_rev.serving import export
+from brats_rev.serving import saved_model
 
 
 def main(argv):
@@ -24,7 +24,7 @@ def main(argv):
     options = flags.FLAGS
     loaded = load_model(options.model, inference_flags.window_size(options), options.preset)
     try:
-        path = export.export_model(
+        path = saved_model.export_model(
             loaded.model, loaded.window_size, options.export_base, options.version,
             inference_flags.inference_config(options), options.max_voxels, options.model_name,
             source=loaded.source)
@@ -42,9 +42,9 @@ def define_flags():
                         "is written inside it.", required=True)
     flags.DEFINE_integer("version", None, "Version number (default: the next free one).",
                          lower_bound=1)
-    flags.DEFINE_string("model_name", export.DEFAULT_MODEL_NAME,
+    flags.DEFINE_string("model_name", saved_model.DEFAULT_MODEL_NAME,
                         "Model name in model_config.pbtxt.")
-    flags.DEFINE_integer("max_voxels", export.DEFAULT_MAX_VOXELS,
+    flags.DEFINE_integer("max_voxels", saved_model.DEFAULT_MAX_VOXELS,
                          "Largest X*Y*Z the segment signature accepts.", lower_bound=1)
     inference_flags.define_inference_flags()
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from brats_rev import atomic, labels
 from brats_rev.config import CROP_MARGIN
-from brats_rev.data import manifest, prepare, preprocess, records, validation
+from brats_rev.data import case_reader, manifest, prepare, preprocess, records
 from brats_rev.data.problems import ERROR, Problem
 
 STALE_SHARD_PATTERN = "brats-*-of-*.tfrecord.gz"
@@ -34,7 +34,7 @@ class ConversionOptions:
 
     margin: int = CROP_MARGIN
     max_foreground_per_class: int = 1024
-    affine_tolerance_mm: float = validation.AFFINE_TOLERANCE_MM
+    affine_tolerance_mm: float = case_reader.AFFINE_TOLERANCE_MM
     num_folds: int = 5
 
 
@@ -94,7 +94,7 @@ def convert_case(case, root, options):
 
     Returns a CaseResult; any error rejects the case with the Problems that explain why.
     """
-    loaded, problems = validation.load_case(case, options.affine_tolerance_mm)
+    loaded, problems = case_reader.load_case(case, options.affine_tolerance_mm)
     if loaded is None:
         return CaseResult(case.case_id, None, None, tuple(problems))
     try:

@@ -16,9 +16,9 @@ import pytest
 import tensorflow as tf
 
 import brats_rev.models  # noqa: F401  (registers the layers for model.keras)
-from brats_rev import report, workflow
 from brats_rev.data import manifest, records
 from brats_rev.data.cases import find_cases
+from brats_rev.demo import report, workflow
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

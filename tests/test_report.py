@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from brats_rev import labels, phantoms, report
+from brats_rev import labels, phantoms
 from brats_rev.data.cases import find_cases
+from brats_rev.demo import report
 
 
 def _budget(ratios, capped_reversible=(), capped_plain=()):

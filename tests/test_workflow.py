@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from brats_rev import workflow
+from brats_rev.demo import workflow
 
 
 def _flags(stage):

@@ -19,7 +19,7 @@ import nibabel as nib
 from absl import app, flags
 
 from brats_rev import atomic, evaluation_files, intensity_baselines, labels
-from brats_rev.data import validation
+from brats_rev.data import case_reader
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import outputs
 
@@ -31,7 +31,7 @@ def _loaded_cases(root, problems):
     cases, found = find_cases(root)
     problems.extend(found)
     for case in cases:
-        loaded, case_problems = validation.load_case(case)
+        loaded, case_problems = case_reader.load_case(case)
         problems.extend(p for p in case_problems if loaded is None)
         if loaded is not None and loaded.seg is not None:
             yield loaded

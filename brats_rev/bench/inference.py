@@ -15,7 +15,7 @@ allocator on CPU (docs/ARCHITECTURE.md, "Facts", 3), in one run:
   * model calls: the same number of windows, same batch size, through the model alone in a
     traced function; overhead = predict / model calls, in wall time and in process CPU time
     (all threads; less sensitive to other jobs sharing the machine);
-  * with --serving: the model exported for TF Serving (brats_rev.serving.export), the
+  * with --serving: the model exported for TF Serving (brats_rev.serving.saved_model), the
     SavedModel loaded back, its `segment` signature run on the same raw image: export seconds,
     SavedModel bytes, gRPC request / response TensorProto bytes, seconds and peak allocator
     bytes of the call, its time / predict's, and whether its labels equal predict's.
@@ -36,7 +36,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from brats_rev import atomic, phantoms
-from brats_rev.bench import isolation, report
+from brats_rev.bench import isolation, output
 from brats_rev.config import InferenceConfig, preset
 from brats_rev.data.cases import find_cases
 from brats_rev.data.prepare import prepare_case
@@ -44,7 +44,7 @@ from brats_rev.inference import outputs
 from brats_rev.inference.predictor import Predictor
 from brats_rev.inference.sliding_window import window_starts
 from brats_rev.models import build_model
-from brats_rev.serving import export
+from brats_rev.serving import saved_model
 
 RESULT_PREFIX = "BRATS_REV_INFERENCE_RESULT "
 
@@ -65,7 +65,7 @@ def measure_serving(predictor, image, prediction, workdir):
     """The `segment` signature of `predictor`'s model exported to `workdir` on raw `image`
     (X, Y, Z, 4) float32, against `prediction` (predict's result for the same image)."""
     start = time.perf_counter()
-    version = export.export_model(predictor.model, predictor.window_size,
+    version = saved_model.export_model(predictor.model, predictor.window_size,
                                   os.path.join(workdir, "export"), config=predictor.config)
     export_seconds = time.perf_counter() - start
     segment = tf.saved_model.load(version).signatures["segment"]
@@ -134,7 +134,7 @@ def measure(preset_name, shape, window, overlap, batch_size, workdir, serving=Fa
         "cpu_overhead": predict_cpu / model_cpu,
         "peak_bytes": int(peak_case),
         "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "machine": report.machine_description(), **served,
+        "machine": output.machine_description(), **served,
     }
 
 
@@ -165,27 +165,27 @@ def main(argv):
               f"overlap {result['overlap']}, {result['windows']} windows, batch "
               f"{result['batch_size']}, no TTA; {result['machine']['cpu']}, "
               f"{result['machine']['cores']} cores:")
-        print(report.markdown_table(
+        print(output.markdown_table(
             ["s / case (read, predict, write)", "s predict", "s model calls alone",
              "overhead (wall)", "overhead (CPU time)", "peak allocator MiB", "max RSS MiB"],
             [[f"{result['case_seconds']:.1f}", f"{result['predict_seconds']:.1f}",
               f"{result['model_seconds']:.1f}", f"{result['overhead']:.2f}x",
               f"{result['cpu_overhead']:.2f}x",
-              f"{result['peak_bytes'] / report.MIB:.0f}",
-              f"{result['max_rss_bytes'] / report.MIB:.0f}"]]))
+              f"{result['peak_bytes'] / output.MIB:.0f}",
+              f"{result['max_rss_bytes'] / output.MIB:.0f}"]]))
         if options.serving:
             print(f"Exported for TF Serving in {result['export_seconds']:.0f} s; the `segment` "
                   "signature on the same raw image:")
-            print(report.markdown_table(
+            print(output.markdown_table(
                 ["SavedModel MiB", "request MiB", "response MiB", "s segment",
                  "segment / predict (wall)", "(CPU time)", "peak allocator MiB",
                  "labels equal predict"],
-                [[f"{result['saved_model_bytes'] / report.MIB:.1f}",
-                  f"{result['request_bytes'] / report.MIB:.1f}",
-                  f"{result['response_bytes'] / report.MIB:.1f}",
+                [[f"{result['saved_model_bytes'] / output.MIB:.1f}",
+                  f"{result['request_bytes'] / output.MIB:.1f}",
+                  f"{result['response_bytes'] / output.MIB:.1f}",
                   f"{result['segment_seconds']:.1f}", f"{result['segment_over_predict']:.2f}x",
                   f"{result['segment_over_predict_cpu']:.2f}x",
-                  f"{result['segment_peak_bytes'] / report.MIB:.0f}",
+                  f"{result['segment_peak_bytes'] / output.MIB:.0f}",
                   str(result["labels_equal_predict"])]]))
         if options.json_out:
             atomic.write_json(options.json_out, result)

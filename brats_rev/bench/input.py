@@ -17,7 +17,7 @@ from absl import app, flags
 
 from brats_rev import atomic
 from brats_rev import config as config_lib
-from brats_rev.bench import report
+from brats_rev.bench import output
 from brats_rev.data import dataset as dataset_lib
 from brats_rev.data import manifest
 
@@ -94,17 +94,17 @@ def main(argv):
                                       batch_size=FLAGS.batch_size)
     results = {name: measure(config, FLAGS.fold, FLAGS.warmup, FLAGS.batches, FLAGS.seed)
                for name, config in settings(augmented, FLAGS.each_transform).items()}
-    machine = report.machine_description()
+    machine = output.machine_description()
     print(f"Input pipeline, {FLAGS.patch_size}^3 x 4 patches, batch {FLAGS.batch_size}, "
           f"fold {FLAGS.fold} of {FLAGS.data_dir}; {machine['cpu']}, {machine['cores']} cores:")
     rows = [[name, f"{r['first_epoch_patches_per_s']:.1f}", f"{r['patches_per_s']:.1f}",
              f"{r['cpu_seconds_per_patch'] * 1e3:.0f}"] for name, r in results.items()]
-    print(report.markdown_table(
+    print(output.markdown_table(
         ["setting", "first epoch patches/s", "cached patches/s", "CPU ms / patch"], rows))
     costs = transform_costs(results)
     if costs:
         print("CPU ms per patch each transform adds at its default probability:")
-        print(report.markdown_table(["transform", "CPU ms / patch"],
+        print(output.markdown_table(["transform", "CPU ms / patch"],
                                     [[name, f"{ms:.1f}"] for name, ms in costs.items()]))
     if FLAGS.json_out:
         atomic.write_json(FLAGS.json_out, {

@@ -20,7 +20,7 @@ from absl import app, flags
 
 from brats_rev import atomic
 from brats_rev import config as config_lib
-from brats_rev.bench import isolation, report, unet_sweep, volume
+from brats_rev.bench import isolation, output, unet_sweep, volume
 from brats_rev.layers.reversible import MODES
 
 FLAGS = flags.FLAGS
@@ -94,7 +94,7 @@ def measure_all(specs, repeats):
             key = (spec["mode"], spec["num_blocks"])
             peaks.setdefault(key, []).append(result["peak_bytes"])
             print(f"  {spec['mode']:>10} x{spec['num_blocks']}: "
-                  f"{result['peak_bytes'] / report.MIB:8.1f} MiB", flush=True)
+                  f"{result['peak_bytes'] / output.MIB:8.1f} MiB", flush=True)
     return peaks
 
 
@@ -131,10 +131,10 @@ def stage_main():
           f"{FLAGS.expand_ratio}, jit_compile={FLAGS.jit_compile}; peak allocator MiB:")
     peaks = measure_all(specs, FLAGS.repeats)
     rows = [
-        [blocks, *(report.format_spread(peaks[(m, blocks)], report.MIB, 1) for m in FLAGS.modes)]
+        [blocks, *(output.format_spread(peaks[(m, blocks)], output.MIB, 1) for m in FLAGS.modes)]
         for blocks in block_counts
     ]
-    print(report.markdown_table(["blocks", *FLAGS.modes], rows))
+    print(output.markdown_table(["blocks", *FLAGS.modes], rows))
     summary = summarise(peaks, FLAGS.modes, block_counts)
     for name, value in summary.items():
         print(f"{name}: {value:.3f}")
@@ -142,7 +142,7 @@ def stage_main():
         atomic.write_json(
             FLAGS.json_out,
             {
-                "machine": report.machine_description(),
+                "machine": output.machine_description(),
                 "specs": specs,
                 "peak_bytes": {f"{m}/{b}": v for (m, b), v in peaks.items()},
                 "summary": summary,
@@ -152,11 +152,11 @@ def stage_main():
         series = {
             mode: (
                 block_counts,
-                [max(peaks[(mode, b)]) / report.MIB for b in block_counts],
+                [max(peaks[(mode, b)]) / output.MIB for b in block_counts],
             )
             for mode in FLAGS.modes
         }
-        report.plot_panels(FLAGS.plot_out, [{
+        output.plot_panels(FLAGS.plot_out, [{
             "series": series, "xlabel": "blocks (couplings) per stage",
             "ylabel": "worst-case peak MiB per step",
             "title": f"ReversibleStage {shape[1:]}x{FLAGS.filters}, one training step",
@@ -186,9 +186,9 @@ def unet_main():
                 f"worst peak allocator MiB over {FLAGS.repeats} process(es) per point "
                 f"(blocks and width at {FLAGS.sweep_patch}^3)."]
     for axis, data in sweeps.items():
-        rows = [[value, *(f"{data['peak_bytes'][m][i] / report.MIB:.0f}" for m in FLAGS.modes)]
+        rows = [[value, *(f"{data['peak_bytes'][m][i] / output.MIB:.0f}" for m in FLAGS.modes)]
                 for i, value in enumerate(data["values"])]
-        markdown += ["", report.markdown_table([AXES[axis], *FLAGS.modes], rows)]
+        markdown += ["", output.markdown_table([AXES[axis], *FLAGS.modes], rows)]
     budget = None
     if FLAGS.budget_mb:
         edges = [e for e in range(FLAGS.edge_step, FLAGS.max_edge + 1, FLAGS.edge_step)
@@ -196,7 +196,7 @@ def unet_main():
         widths = list(range(FLAGS.width_step, FLAGS.max_width + 1, FLAGS.width_step))
         print(f"Budget search at {FLAGS.budget_mb} MiB:", flush=True)
         found = unet_sweep.budget_search(
-            probe, FLAGS.modes, FLAGS.budget_mb * report.MIB, fixed, edges,
+            probe, FLAGS.modes, FLAGS.budget_mb * output.MIB, fixed, edges,
             list(range(1, FLAGS.max_blocks + 1)), widths, FLAGS.jobs)
         ratios = unet_sweep.budget_ratios(found) if {"plain", "reversible"} <= set(found) else {}
         largest = {"patch_edge": edges[-1], "blocks": FLAGS.max_blocks, "base_width": widths[-1]}
@@ -207,7 +207,7 @@ def unet_main():
                       for k in largest)]
                 for m in FLAGS.modes]
         markdown += ["", f"Largest that fits {FLAGS.budget_mb} MiB:", "",
-                     report.markdown_table(["mode", "patch edge", "couplings per level",
+                     output.markdown_table(["mode", "patch edge", "couplings per level",
                                             "base width"], rows)]
         if ratios:
             def shown(name, ratio):
@@ -217,20 +217,20 @@ def unet_main():
                 return ("≥ " if quantity in capped["reversible"] else "") + f"{ratio:.2f}x"
 
             rows = [[k, shown(k, v), f"{unet_sweep.PAPER_RATIOS[k]}x"] for k, v in ratios.items()]
-            markdown += ["", report.markdown_table(["reversible / plain", "measured", "paper"],
+            markdown += ["", output.markdown_table(["reversible / plain", "measured", "paper"],
                                                    rows)]
     text = "\n".join(markdown)
     print(text)
     if FLAGS.markdown_out:
         atomic.write_text(FLAGS.markdown_out, text + "\n")
     if FLAGS.json_out:
-        atomic.write_json(FLAGS.json_out, {"machine": report.machine_description(),
+        atomic.write_json(FLAGS.json_out, {"machine": output.machine_description(),
                                            "sweeps": sweeps, "budget": budget,
                                            "points": probe.points})
     if FLAGS.plot_out:
         limit = {"limit": (FLAGS.budget_mb, "budget")} if FLAGS.budget_mb else {}
-        report.plot_panels(FLAGS.plot_out, [
-            {"series": {m: (xs, [b / report.MIB for b in ys]) for m, (xs, ys) in curves.items()},
+        output.plot_panels(FLAGS.plot_out, [
+            {"series": {m: (xs, [b / output.MIB for b in ys]) for m, (xs, ys) in curves.items()},
              "xlabel": AXES[axis] + ("" if axis == "patch" else f" at {FLAGS.sweep_patch}^3"),
              "ylabel": "worst peak MiB per step", "title": f"{FLAGS.preset} U-Net vs {axis}",
              **limit}
@@ -242,14 +242,14 @@ def unet_main():
 def _printing_runner(spec):
     """Runs `spec` in a fresh process and prints its peak as soon as it is known."""
     result = isolation.run_in_fresh_process(spec)
-    print(f"  {'x'.join(map(str, spec['patch']))}: {result['peak_bytes'] / report.GIB:.2f} GiB",
+    print(f"  {'x'.join(map(str, spec['patch']))}: {result['peak_bytes'] / output.GIB:.2f} GiB",
           flush=True)
     return result
 
 
 def _volume_peak(point):
     """Table cell of a volume point: measured GiB, extrapolated GiB, or why it failed."""
-    peak = "-" if point["peak_bytes"] is None else f"{point['peak_bytes'] / report.GIB:.2f}"
+    peak = "-" if point["peak_bytes"] is None else f"{point['peak_bytes'] / output.GIB:.2f}"
     if point["measured"]:
         return peak
     if "failed" in point:
@@ -269,18 +269,18 @@ def volume_main():
             print(f"U-Net ({FLAGS.preset}) {mode} {dtype}:", flush=True)
             points = volume.volume_points(
                 _printing_runner, FLAGS.preset, mode, dtype, shape, fractions,
-                preset.size_multiple, FLAGS.max_gb * report.GIB)
+                preset.size_multiple, FLAGS.max_gb * output.GIB)
             results[f"{mode}/{dtype}"] = points
             rows += [[mode, dtype, "x".join(map(str, point["shape"])), _volume_peak(point)]
                      for point in points]
     text = (f"U-Net preset `{FLAGS.preset}`, batch 1, one training step; peak allocator GiB "
             "(extrapolated points: least-squares line through the measured ones, not run):\n\n"
-            + report.markdown_table(["mode", "dtype", "volume", "peak GiB"], rows))
+            + output.markdown_table(["mode", "dtype", "volume", "peak GiB"], rows))
     print(text)
     if FLAGS.markdown_out:
         atomic.write_text(FLAGS.markdown_out, text + "\n")
     if FLAGS.json_out:
-        atomic.write_json(FLAGS.json_out, {"machine": report.machine_description(),
+        atomic.write_json(FLAGS.json_out, {"machine": output.machine_description(),
                                            "volume_shape": list(shape), "points": results})
 
 

@@ -21,7 +21,7 @@ from absl import app, flags
 
 from brats_rev import atomic
 from brats_rev import config as config_lib
-from brats_rev.bench import report, workloads
+from brats_rev.bench import output, workloads
 from brats_rev.layers.depthwise import DepthwiseConv3D
 from brats_rev.layers.group_norm import GroupNormalization
 from brats_rev.layers.reversible import MODES
@@ -135,12 +135,12 @@ def main(argv):
         [name, f"{medians[name] * 1e3:.1f}", f"{medians[name] / medians[reference]:.3f}"]
         for name in variants
     ]
-    print(report.markdown_table(["variant", "median ms", f"time / {reference}"], rows))
+    print(output.markdown_table(["variant", "median ms", f"time / {reference}"], rows))
     if FLAGS.json_out:
         atomic.write_json(
             FLAGS.json_out,
             {
-                "machine": report.machine_description(),
+                "machine": output.machine_description(),
                 "what": FLAGS.what,
                 "shape": shape,
                 "channels": channels,

@@ -24,7 +24,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from brats_rev import atomic
-from brats_rev.bench import report
+from brats_rev.bench import output
 from brats_rev.training import run_config, train_lib
 
 FLAGS = flags.FLAGS
@@ -72,13 +72,13 @@ def main(argv):
     rows = [[str(i + 1), f"{b * 1e3:.1f}", f"{m * 1e3:.1f}", f"{s * 1e3:.1f}",
              f"{m / b:.3f}", f"{m / s:.4f}"]
             for i, (b, m, s) in enumerate(zip(bare, loop, inside, strict=True))]
-    print(report.markdown_table(["repeat", "bare ms/step", "loop ms/step",
+    print(output.markdown_table(["repeat", "bare ms/step", "loop ms/step",
                                  "loop: in step calls", "A/B", "in-loop"], rows))
     print(f"A/B loop / bare = {ab:.4f} (median); in-loop loop / step calls = {in_loop:.4f}; "
           f"{steps} timed steps per measurement, {run.train.epochs} checkpoints per loop run")
     if FLAGS.json_out:
         atomic.write_json(FLAGS.json_out, {
-            "machine": report.machine_description(), "config": run.to_dict(),
+            "machine": output.machine_description(), "config": run.to_dict(),
             "timed_steps": steps, "bare_seconds_per_step": bare,
             "loop_seconds_per_step": loop, "loop_step_call_seconds_per_step": inside,
             "ab_ratio": ab, "in_loop_ratio": in_loop})

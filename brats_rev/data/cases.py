@@ -3,7 +3,7 @@
 `find_cases(root)` walks `root`, recognises case folders by name (`layouts.LAYOUTS`), and
 returns the cases it found plus the problems that stop a case before any file is read
 (missing modality, missing segmentation while other cases have one, unknown layout). Reading
-and checking the volumes themselves is `brats_rev.data.validation`.
+and checking the volumes themselves is `brats_rev.data.case_reader`.
 """
 
 import dataclasses

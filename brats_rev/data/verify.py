@@ -12,8 +12,8 @@ import numpy as np
 from absl import app, flags
 
 from brats_rev import atomic, labels
+from brats_rev.data import case_reader, manifest, records
 from brats_rev.data import cases as cases_lib
-from brats_rev.data import manifest, records, validation
 from brats_rev.data.problems import ERROR, WARNING
 
 OK, REJECTED = "ok", "rejected"
@@ -41,14 +41,14 @@ def _summary(entries):
             for status in (OK, WARNING, REJECTED)}
 
 
-def report_nifti(input_dir, affine_tolerance_mm=validation.AFFINE_TOLERANCE_MM):
+def report_nifti(input_dir, affine_tolerance_mm=case_reader.AFFINE_TOLERANCE_MM):
     """QA report dict {"source", "cases", "summary"} of the NIfTI dataset under `input_dir`."""
     found, discovery_problems = cases_lib.find_cases(input_dir)
     entries = []
     for problem in discovery_problems:
         entries.append(_entry(problem.case_id, None, None, None, [problem.to_json()]))
     for case in found:
-        loaded, problems = validation.load_case(case, affine_tolerance_mm)
+        loaded, problems = case_reader.load_case(case, affine_tolerance_mm)
         found_problems = [p.to_json() for p in problems]
         if loaded is None:
             entries.append(_entry(case.case_id, None, None, None, found_problems))
@@ -117,7 +117,7 @@ def define_flags():
     flags.DEFINE_string("input_dir", None, "BraTS NIfTI dataset root to check.")
     flags.DEFINE_string("tfrecords", None, "Converted shard, folder or manifest.json to check.")
     flags.DEFINE_string("json_out", None, "Also write the report as JSON here.")
-    flags.DEFINE_float("affine_tolerance_mm", validation.AFFINE_TOLERANCE_MM,
+    flags.DEFINE_float("affine_tolerance_mm", case_reader.AFFINE_TOLERANCE_MM,
                        "Affine differences up to this are warnings, beyond errors.")
 
 

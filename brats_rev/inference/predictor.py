@@ -17,7 +17,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from brats_rev.config import InferenceConfig
-from brats_rev.data import preprocess, validation
+from brats_rev.data import case_reader, preprocess
 from brats_rev.data.prepare import prepare_case
 from brats_rev.data.problems import errors
 from brats_rev.inference import postprocess
@@ -35,7 +35,7 @@ class CaseError(ValueError):
 
 def load_images(case):
     """Reads and checks the images of `case` (a brats_rev.data.cases.Case; its segmentation
-    is ignored); an already loaded brats_rev.data.validation.LoadedCase is returned as is.
+    is ignored); an already loaded brats_rev.data.case_reader.LoadedCase is returned as is.
 
     Returns:
       LoadedCase.
@@ -43,9 +43,9 @@ def load_images(case):
       CaseError: a file cannot be read or fails the checks; the message names the case and
         the file.
     """
-    if isinstance(case, validation.LoadedCase):
+    if isinstance(case, case_reader.LoadedCase):
         return case
-    loaded, problems = validation.load_case(dataclasses.replace(case, seg=None))
+    loaded, problems = case_reader.load_case(dataclasses.replace(case, seg=None))
     if loaded is None:
         raise CaseError("; ".join(f"{p.case_id}: {p.file}: {p.message}"
                                   for p in errors(problems)))
@@ -170,7 +170,7 @@ class Predictor:
 
     def predict_case(self, case):
         """Segments one case: a brats_rev.data.cases.Case (its files are read and checked; a
-        segmentation is ignored) or an already loaded brats_rev.data.validation.LoadedCase.
+        segmentation is ignored) or an already loaded brats_rev.data.case_reader.LoadedCase.
 
         Returns:
           (Prediction, LoadedCase) — the LoadedCase carries the affine for writing.

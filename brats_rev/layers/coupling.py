@@ -11,9 +11,9 @@ float16 or bfloat16. `brats_rev.layers.reversible` adds the memory-saving gradie
 import keras
 from keras import ops
 
+from brats_rev.checks import check_choice, check_positive_int
 from brats_rev.layers.depthwise import IMPLEMENTATIONS
 from brats_rev.layers.mbconv import MBConv3D
-from brats_rev.layers.validation import check_choice, check_positive_int
 
 RESIDUAL_DTYPE = "float32"
 

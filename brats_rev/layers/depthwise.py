@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from brats_rev.layers.validation import check_choice, check_positive_int
+from brats_rev.checks import check_choice, check_positive_int
 
 IMPLEMENTATIONS = ("auto", "decomposed", "grouped")
 PADDINGS = ("same", "valid")

@@ -5,16 +5,16 @@ import math
 import keras
 from keras import ops
 
-from brats_rev.layers.depthwise import IMPLEMENTATIONS, DepthwiseConv3D
-from brats_rev.layers.group_norm import GroupNormalization
-from brats_rev.layers.pointwise import Pointwise
-from brats_rev.layers.recompute import recompute
-from brats_rev.layers.validation import (
+from brats_rev.checks import (
     check_choice,
     check_fraction,
     check_number_at_least,
     check_positive_int,
 )
+from brats_rev.layers.depthwise import IMPLEMENTATIONS, DepthwiseConv3D
+from brats_rev.layers.group_norm import GroupNormalization
+from brats_rev.layers.pointwise import Pointwise
+from brats_rev.layers.recompute import recompute
 
 
 def group_count(norm_groups, channels):

@@ -17,7 +17,7 @@ runs under `recompute`. The weights do not depend on the mode.
 import keras
 import tensorflow as tf
 
-from brats_rev.layers.validation import check_choice
+from brats_rev.checks import check_choice
 
 # Block modes of the reversible stages (`reversible.py`) and of the layers between them.
 MODES = ("reversible", "plain", "recompute")

@@ -31,6 +31,7 @@ assertion (size_check).
 import keras
 import tensorflow as tf
 
+from brats_rev.checks import check_bool, check_choice, check_positive_int
 from brats_rev.layers.coupling import (
     RESIDUAL_DTYPE,
     AdditiveCoupling,
@@ -39,7 +40,6 @@ from brats_rev.layers.coupling import (
     split_halves,
 )
 from brats_rev.layers.recompute import MODES
-from brats_rev.layers.validation import check_bool, check_choice, check_positive_int
 
 
 def _accumulate(totals, grads):

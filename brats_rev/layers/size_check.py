@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from brats_rev.layers.validation import check_positive_int
+from brats_rev.checks import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="brats_rev")

@@ -13,11 +13,11 @@ the U-Net uses that mode for them below full resolution too (`models/unet.py`).
 import keras
 from keras import ops
 
+from brats_rev.checks import check_positive_int
 from brats_rev.layers.group_norm import GroupNormalization
 from brats_rev.layers.mbconv import group_count
 from brats_rev.layers.pointwise import Pointwise
 from brats_rev.layers.recompute import RecomputedLayer
-from brats_rev.layers.validation import check_positive_int
 
 
 def _spec(shape, dtype):

@@ -9,9 +9,9 @@ export) holds ordinary ops only.
 
 import keras
 
+from brats_rev.checks import check_choice
 from brats_rev.layers import ReversibleStage
 from brats_rev.layers.recompute import MODES, RecomputedLayer
-from brats_rev.layers.validation import check_choice
 
 MODAL_LAYERS = (ReversibleStage, RecomputedLayer)
 

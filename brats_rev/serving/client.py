@@ -6,7 +6,7 @@
         [--tta=none|flips8] [--save_probabilities] [--overwrite] [--timeout_s=600]
 
 Each case's four images are read and checked here, sent whole to the `segment` signature
-(brats_rev/serving/export.py) with the label convention (default: the case's release), TTA
+(brats_rev/serving/saved_model.py) with the label convention (default: the case's release), TTA
 mode and whether probabilities are wanted; the answer is checked (uint8 labels on the case's
 grid, values of the convention, probabilities (X, Y, Z, 3)) before anything is written. Outputs,
 skipping, `--overwrite` and `prediction_report.json` are those of `python -m brats_rev.predict`

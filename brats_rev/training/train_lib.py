@@ -31,12 +31,12 @@ from brats_rev import losses, run_folder
 from brats_rev.data.dataset import build_dataset
 from brats_rev.models.factory import build_model
 from brats_rev.training import (
+    case_validation,
     checkpointing,
     optimization,
     run_config,
     step,
     summaries,
-    validation,
 )
 from brats_rev.training import strategy as strategy_lib
 
@@ -130,7 +130,7 @@ class _Session:
 
 def _validate_and_keep_best(session, predict, validation_data, epoch):
     """Validates, writes summaries, saves `best/` on a new best."""
-    result = validation.validate(predict, validation_data)
+    result = case_validation.validate(predict, validation_data)
     current = int(session.state["step"].numpy())
     region_dice = result.region_dice
     session.summaries.scalars("validation", current, {
@@ -208,7 +208,7 @@ def _train_epochs(session, dataset_fn):
         _skipping(dataset_fn, current)))
     validating = config.fold is not None
     if validating:
-        predict = validation.make_predictor(session.model, session.run.data.patch_size,
+        predict = case_validation.make_predictor(session.model, session.run.data.patch_size,
                                             config.val_overlap, config.val_batch_size)
         validation_data = build_dataset(session.run.data, "validation", config.fold,
                                         config.seed, config.deterministic)

@@ -1,7 +1,8 @@
 """Served models and in-test TF Serving servers (gRPC and REST on 127.0.0.1) for the client tests.
 
 Models in the store, by name:
-  "brats"    the tiny preset (untrained, seed 0) exported by brats_rev.serving.export, version 1;
+  "brats"    the tiny preset (untrained, seed 0) exported by brats_rev.serving.saved_model,
+             version 1;
   "standin"  the `segment` stand-in (tests.serving.standin), versions 1 and 2 with different
              thresholds;
   "short"    a stand-in whose labels are one voxel short (a malformed answer);
@@ -19,7 +20,7 @@ from brats_rev import phantoms
 from brats_rev.config import preset
 from brats_rev.data import layouts
 from brats_rev.models import build_model
-from brats_rev.serving.export import export_model
+from brats_rev.serving.saved_model import export_model
 from tests.serving import grpc_server, rest_server, standin
 from tests.serving.model_store import ModelStore
 

@@ -1,4 +1,4 @@
-"""A tiny SavedModel with the `segment` signature of brats_rev.serving.export, for fast tests.
+"""A tiny SavedModel with the `segment` signature of brats_rev.serving.saved_model, for fast tests.
 
 Same signature key, input and output names and dtypes as the real export, a few ops instead
 of a network: labels are 1 (NCR, valid in every convention) where the first channel exceeds

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from brats_rev import phantoms
+from brats_rev.data.case_reader import load_case
 from brats_rev.data.cases import find_cases
-from brats_rev.data.validation import load_case
 from tests.serving.conftest import SHAPE
 
 # Every test here shares module fixtures that take tens of seconds: the full tier only.

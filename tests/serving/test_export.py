@@ -19,7 +19,7 @@ from brats_rev.config import InferenceConfig, preset
 from brats_rev.data import layouts
 from brats_rev.inference.loading import load_model
 from brats_rev.models import build_model
-from brats_rev.serving import export
+from brats_rev.serving import saved_model
 
 # Every test here shares module fixtures that take tens of seconds: the full tier only.
 pytestmark = pytest.mark.slow
@@ -53,8 +53,8 @@ def exported(model_path, tmp_path_factory):
     base = str(tmp_path_factory.mktemp("export") / "brats_rev")
     config = InferenceConfig(thresholds=tuple(float(t) for t in THRESHOLDS))
     loaded = load_model(model_path, WINDOW)
-    return base, export.export_model(loaded.model, WINDOW, base, config=config, max_voxels=70000,
-                                     source=model_path)
+    return base, saved_model.export_model(loaded.model, WINDOW, base, config=config,
+                                          max_voxels=70000, source=model_path)
 
 
 def _signature_blocks(cli_output):
@@ -202,14 +202,14 @@ def test_the_version_folder_holds_the_keras_model_metadata_and_a_server_config(
     original = keras.saving.load_model(model_path, compile=False)
     images = np.random.default_rng(2).normal(size=(1, 16, 16, 16, 4)).astype(np.float32)
     np.testing.assert_array_equal(keras_model(images)["logits"], original(images)["logits"])
-    metadata = json.loads(open(os.path.join(version_dir, export.METADATA_NAME)).read())
+    metadata = json.loads(open(os.path.join(version_dir, saved_model.METADATA_NAME)).read())
     assert metadata["window_size"] == [16, 16, 16] and metadata["max_voxels"] == 70000
     assert metadata["inference"]["thresholds"] == [0.5, 0.5, 0.52]
     assert metadata["source"] == model_path
-    config_text = open(os.path.join(base, export.MODEL_CONFIG_NAME)).read()
+    config_text = open(os.path.join(base, saved_model.MODEL_CONFIG_NAME)).read()
     assert 'name: "brats_rev"' in config_text
     assert f'base_path: "{os.path.abspath(base)}"' in config_text
-    assert sorted(os.listdir(base)) == ["1", export.MODEL_CONFIG_NAME]
+    assert sorted(os.listdir(base)) == ["1", saved_model.MODEL_CONFIG_NAME]
 
 
 def test_the_cli_takes_the_next_version_and_never_replaces_one(model_path, tmp_path):
@@ -222,11 +222,12 @@ def test_the_cli_takes_the_next_version_and_never_replaces_one(model_path, tmp_p
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip().endswith(str(base / "4"))
     assert tf.saved_model.load(str(base / "4")).signatures["segment"] is not None
-    assert 'name: "glioma"' in (base / export.MODEL_CONFIG_NAME).read_text()
+    assert 'name: "glioma"' in (base / saved_model.MODEL_CONFIG_NAME).read_text()
     again = _run(*args, "--version=4")
     assert again.returncode == 1
     assert "Version 4 already exists" in again.stderr
-    assert sorted(os.listdir(base)) == [".export-7-leftover", "3", "4", export.MODEL_CONFIG_NAME]
+    assert sorted(os.listdir(base)) == [".export-7-leftover", "3", "4",
+                                        saved_model.MODEL_CONFIG_NAME]
 
 
 def test_an_export_killed_midway_leaves_no_version_behind(model_path, tmp_path):
@@ -244,11 +245,11 @@ def test_an_export_killed_midway_leaves_no_version_behind(model_path, tmp_path):
     process.wait()
     names = os.listdir(base)
     assert not [name for name in names if name.isdigit()]
-    assert export.MODEL_CONFIG_NAME not in names  # written only after a version landed
-    assert export.next_version(str(base)) == 1
+    assert saved_model.MODEL_CONFIG_NAME not in names  # written only after a version landed
+    assert saved_model.next_version(str(base)) == 1
 
 
 def test_a_bad_version_is_refused(tmp_path):
     with pytest.raises(ValueError, match="positive int"):
-        export.export_model(build_model(preset("tiny")), WINDOW, str(tmp_path), version=0)
+        saved_model.export_model(build_model(preset("tiny")), WINDOW, str(tmp_path), version=0)
     assert os.listdir(tmp_path) == []

@@ -10,8 +10,9 @@ fails.
 import numpy as np
 import pytest
 
-from brats_rev import evaluation_files, labels, phantoms, report
+from brats_rev import evaluation_files, labels, phantoms
 from brats_rev.bench import baselines
+from brats_rev.demo import report
 from pipelines import conversion, convert_brats
 from tests.training import helpers
 

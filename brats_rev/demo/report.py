@@ -1,6 +1,6 @@
 """The demo report: reads a workflow run's artefacts, writes report.md and its PNG figures.
 
-Inputs (paths from `brats_rev.workflow.DemoLayout`): the training run's TensorBoard event
+Inputs (paths from `brats_rev.demo.workflow.DemoLayout`): the training run's TensorBoard event
 files (`<run>/logs/train`, `<run>/logs/validation`), the evaluation folder written by
 `brats_rev.evaluate` (summary.json, metrics.csv), `prediction_report.json` of
 `brats_rev.predict`, the held-out cases and their predictions (NIfTI), `baselines.json` and the
@@ -19,7 +19,7 @@ import nibabel as nib
 import numpy as np
 
 from brats_rev import atomic, labels, run_folder
-from brats_rev.bench import report as bench_report
+from brats_rev.bench import output as bench_output
 from brats_rev.bench import unet_sweep
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import outputs
@@ -103,7 +103,7 @@ def plot_training(run_dir, path):
     train = read_scalars(os.path.join(run_dir, run_folder.LOGS_DIR, "train"))
     validation = read_scalars(os.path.join(run_dir, run_folder.LOGS_DIR, "validation"))
     dice_tags = [f"dice_{region}" for region in labels.REGIONS] + ["mean_dice"]
-    bench_report.plot_panels(path, [
+    bench_output.plot_panels(path, [
         {"series": {"loss": train["loss"]}, "xlabel": "step", "ylabel": "loss",
          "title": "training loss (Dice + BCE over WT, TC, ET)"},
         {"series": {tag.replace("dice_", ""): validation[tag] for tag in dice_tags},
@@ -127,8 +127,8 @@ def plot_memory(bench, directory):
             raise ValueError(f"the memory benchmark measured no point along {axis!r}; "
                              f"measured axes: {sorted(curves)}")
         path = os.path.join(directory, name)
-        bench_report.plot_panels(path, [{
-            "series": {mode: (xs, [b / bench_report.MIB for b in ys])
+        bench_output.plot_panels(path, [{
+            "series": {mode: (xs, [b / bench_output.MIB for b in ys])
                        for mode, (xs, ys) in curves[axis].items()},
             "xlabel": xlabel, "ylabel": "peak MiB per training step",
             "title": f"U-Net training step: memory vs {xlabel.split(' (')[0]}", **limit}])
@@ -278,9 +278,9 @@ def memory_section(bench, pngs, root):
                 for mode in found]
         lines += ["", f"What fits {budget['budget_mb']} MiB (≥: the largest value tried fits, so "
                   "the ratio is a lower bound):", "",
-                  bench_report.markdown_table(["mode", "cubic patch edge", "couplings per level",
+                  bench_output.markdown_table(["mode", "cubic patch edge", "couplings per level",
                                                "base width"], rows), "",
-                  bench_report.markdown_table(["reversible / plain", "measured", "paper"], [
+                  bench_output.markdown_table(["reversible / plain", "measured", "paper"], [
                       [name, cell, f"{unet_sweep.PAPER_RATIOS[name]}x"]
                       for name, cell in ratio_cells(budget).items()])]
     return lines + ["", _image("peak memory vs patch edge", pngs["patch"], root), "",
@@ -291,7 +291,7 @@ def build_report(layout, stage_results):
     """Writes `layout.report` and its figures (under `layout.figures`); returns the Summary.
 
     Args:
-      layout: brats_rev.workflow.DemoLayout of a finished run.
+      layout: brats_rev.demo.workflow.DemoLayout of a finished run.
       stage_results: [{"name", "command", "seconds"}] of the stages, in order.
     """
     evaluation = _read_json(os.path.join(layout.evaluation, "summary.json"))
@@ -345,24 +345,24 @@ def build_report(layout, stage_results):
         "cases (`brats_rev.phantoms --kind=realistic`: a real brain's anatomy, glioma-like "
         "tumours, unlabelled look-alikes, scanner effects), not BraTS images.", "",
         "## Stages", "",
-        bench_report.markdown_table(["stage", "seconds", "command"], [
+        bench_output.markdown_table(["stage", "seconds", "command"], [
             [s["name"], f"{s['seconds']:.1f}", f"`{s['command']}`"] for s in stage_results]),
         "", "## Summary", "",
-        bench_report.markdown_table(["quantity", "value"], summary.rows()),
+        bench_output.markdown_table(["quantity", "value"], summary.rows()),
         "", "## Training", "",
         f"Validation mean Dice on fold 0 (phantoms) at the last validation (step {steps[-1]}): "
         f"{means[-1]:.4f}; best {max(means):.4f}.", "",
         _image("training loss and validation Dice", training_png, root),
         "", f"## Held-out cases ({summary.cases}): `brats_rev.evaluate`", "",
         "Mean ± standard deviation over the cases (HD95 in mm):", "",
-        bench_report.markdown_table(["metric", *labels.REGIONS], metric_rows), "",
+        bench_output.markdown_table(["metric", *labels.REGIONS], metric_rows), "",
         "Dice of the model beside non-learned baselines fitted on the same training cases "
         "(`brats_rev.bench.baselines`: predicting background everywhere; the best threshold "
         "per region; a per-voxel Gaussian classifier), mean ± standard deviation over the same "
         "held-out cases:", "",
-        bench_report.markdown_table(["segmenter", *(f"Dice {r}" for r in labels.REGIONS)],
+        bench_output.markdown_table(["segmenter", *(f"Dice {r}" for r in labels.REGIONS)],
                                     versus_rows), "",
-        bench_report.markdown_table(["case", *(f"Dice {r}" for r in labels.REGIONS)],
+        bench_output.markdown_table(["case", *(f"Dice {r}" for r in labels.REGIONS)],
                                     case_rows), "",
         f"{case.case_id}, axial slice {z} (the most reference tumour): FLAIR with the "
         "reference labels (left), the model's prediction (middle) and the threshold "
@@ -371,7 +371,7 @@ def build_report(layout, stage_results):
         "", *export_section(layout.export, layout.heldout_nifti),
         *memory_section(bench, memory_pngs, root),
         "## Files", "",
-        bench_report.markdown_table(["what", "where"], [
+        bench_output.markdown_table(["what", "where"], [
             ["phantom cases (training / held-out)",
              f"`{layout.train_nifti}`, `{layout.heldout_nifti}`"],
             ["TFRecords and manifest", f"`{layout.records}`"],

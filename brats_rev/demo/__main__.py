@@ -2,7 +2,7 @@
 
     python -m brats_rev.demo [--output_dir=runs/demo] [--size=full|quick]
 
-Each stage is the command a user would type (`brats_rev.workflow.stages`), run as a child
+Each stage is the command a user would type (`brats_rev.demo.workflow.stages`), run as a child
 process and printed before it runs: realistic phantom cases -> TFRecords -> training (tiny
 preset, mirrored over 2 CPU replicas) -> prediction on held-out cases -> evaluation -> the
 non-learned baselines on the same cases -> SavedModel export for TF Serving -> the U-Net
@@ -17,8 +17,9 @@ import time
 
 from absl import app, flags
 
-from brats_rev import atomic, report, workflow
-from brats_rev.bench.report import markdown_table
+from brats_rev import atomic
+from brats_rev.bench.output import markdown_table
+from brats_rev.demo import report, workflow
 
 
 def main(argv):

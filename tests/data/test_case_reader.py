@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from brats_rev import phantoms
-from brats_rev.data import cases, validation
+from brats_rev.data import case_reader, cases
 from tests.data import bad_cases
 
 SHAPE = (24, 28, 20)
@@ -18,7 +18,7 @@ def _one_case(tmp_path, release="2021", extension=".nii.gz"):
 
 def test_good_case_loads_exactly(tmp_path):
     case = _one_case(tmp_path)
-    loaded, problems = validation.load_case(case)
+    loaded, problems = case_reader.load_case(case)
     assert problems == []
     expected = phantoms.make_phantom(SHAPE, [0, 0])
     assert loaded.image.dtype == np.float32 and loaded.image.shape == SHAPE + (4,)
@@ -45,7 +45,7 @@ def test_each_bad_kind_is_an_error_naming_case_and_file(tmp_path, role_index, br
     case = _one_case(tmp_path, extension=extension)
     path = (case.images + (case.seg,))[role_index]
     breaker(path)
-    loaded, problems = validation.load_case(case)
+    loaded, problems = case_reader.load_case(case)
     assert loaded is None
     assert len(problems) == 1, problems
     problem = problems[0]
@@ -59,20 +59,20 @@ def test_truncated_nii_gz_fails_only_when_read_so_it_is_read(tmp_path):
     import nibabel as nib
 
     nib.load(case.images[0])  # the header still loads: the lazy load hides the damage
-    _, problems = validation.load_case(case)
+    _, problems = case_reader.load_case(case)
     assert "unreadable flair file" in problems[0].message
 
 
 def test_slightly_different_affine_is_a_warning(tmp_path):
     case = _one_case(tmp_path, release="2023")
     bad_cases.shift_affine(case.seg, 2e-4)
-    loaded, problems = validation.load_case(case)
+    loaded, problems = case_reader.load_case(case)
     assert loaded is not None
     assert [p.severity for p in problems] == ["warning"]
     assert "seg affine differs from flair by up to 0.0002 mm (tolerance 0.001 mm)" in str(
         problems[0])
     assert loaded.warnings == tuple(problems)
-    _, strict = validation.load_case(case, affine_tolerance_mm=1e-4)
+    _, strict = case_reader.load_case(case, affine_tolerance_mm=1e-4)
     assert [p.severity for p in strict] == ["error"]
 
 
@@ -80,5 +80,5 @@ def test_all_problems_of_a_case_are_reported_together(tmp_path):
     case = _one_case(tmp_path)
     bad_cases.zero(case.images[0])
     bad_cases.garble(case.images[3])
-    _, problems = validation.load_case(case)
+    _, problems = case_reader.load_case(case)
     assert sorted(p.file for p in problems) == sorted([case.images[0], case.images[3]])
