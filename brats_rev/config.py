@@ -115,36 +115,6 @@ class ModelConfig(_ConfigMethods):
         return 2 ** (self.levels - 1)
 
 
-PRESETS = {
-    # Our reading of Pendse et al. (BrainLes 2020): a 5-level 3D U-Net whose encoder and
-    # decoder stages are reversible MBConv blocks in the EfficientNet style (expansion 4,
-    # squeeze-excite 0.25, swish), trained on large crops of the 4-channel BraTS volume. The
-    # paper does not list every width; these follow the usual doubling from 16 channels.
-    "paper": ModelConfig(
-        filters=(16, 32, 64, 128, 256),
-        encoder_blocks=2,
-        decoder_blocks=2,
-        expand_ratio=4,
-        se_ratio=0.25,
-    ),
-    # nnU-Net's widths with reversible MBConv stages: the configuration we train by default.
-    "default": ModelConfig(filters=(32, 64, 128, 256, 320), encoder_blocks=2, decoder_blocks=1),
-    # A 4-level model for CPU experiments and memory sweeps.
-    "small": ModelConfig(filters=(16, 32, 64, 128), encoder_blocks=2, decoder_blocks=1,
-                         expand_ratio=2),
-    # 3 levels and 8 base channels: unit tests and the CPU demo.
-    "tiny": ModelConfig(filters=(8, 16, 32), encoder_blocks=1, decoder_blocks=1,
-                        expand_ratio=2, norm_groups=4),
-}
-
-
-def preset(name, **changes):
-    """The named preset with `changes` applied; unknown names list the available ones."""
-    if name not in PRESETS:
-        raise ValueError(f"Unknown preset. Received: {name!r}; available: {sorted(PRESETS)}")
-    return PRESETS[name].replace(**changes)
-
-
 
 
 
@@ -394,13 +364,55 @@ class TrainConfig(_ConfigMethods):
         return self.epochs * self.steps_per_epoch
 
 
-# Data and training settings that come with a model preset when training (`--preset`);
-# presets not listed train with the DataConfig and TrainConfig defaults. "tiny" is the CPU
-# demo on the built-in sample dataset (`python -m brats_rev.train` with no flags).
-TRAINING_PRESETS = {
-    "tiny": {
-        "data": {"data_dir": "tfrecords/sample", "patch_size": 32, "batch_size": 2},
-        "train": {"epochs": 16, "steps_per_epoch": 25, "warmup_steps": 25, "val_every": 4,
-                  "learning_rate": 3e-3, "log_every": 5},
-    },
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A named experiment: a model and the data and training settings it trains with.
+
+    Attributes:
+      model: the ModelConfig.
+      data: DataConfig fields that differ from its defaults when training this experiment.
+      train: TrainConfig fields likewise.
+    """
+
+    model: ModelConfig
+    data: dict = dataclasses.field(default_factory=dict)
+    train: dict = dataclasses.field(default_factory=dict)
+
+
+# The named experiments (`--preset`): one table for the model and its training settings;
+# experiments without data / train settings train with the DataConfig / TrainConfig defaults
+# (nnU-Net-like).
+EXPERIMENTS = {
+    # Our reading of Pendse et al. (BrainLes 2020): a 5-level 3D U-Net whose encoder and
+    # decoder stages are reversible MBConv blocks in the EfficientNet style (expansion 4,
+    # squeeze-excite 0.25, swish), trained on large crops of the 4-channel BraTS volume. The
+    # paper does not list every width; these follow the usual doubling from 16 channels.
+    "paper": Experiment(ModelConfig(filters=(16, 32, 64, 128, 256), encoder_blocks=2,
+                                    decoder_blocks=2, expand_ratio=4, se_ratio=0.25)),
+    # nnU-Net's widths with reversible MBConv stages: the configuration we train by default.
+    "default": Experiment(ModelConfig(filters=(32, 64, 128, 256, 320), encoder_blocks=2,
+                                      decoder_blocks=1)),
+    # A 4-level model for CPU experiments and memory sweeps.
+    "small": Experiment(ModelConfig(filters=(16, 32, 64, 128), encoder_blocks=2,
+                                    decoder_blocks=1, expand_ratio=2)),
+    # 3 levels and 8 base channels: unit tests, and the CPU demo on the built-in sample
+    # dataset (`python -m brats_rev.train` with no flags).
+    "tiny": Experiment(
+        ModelConfig(filters=(8, 16, 32), encoder_blocks=1, decoder_blocks=1, expand_ratio=2,
+                    norm_groups=4),
+        data={"data_dir": "tfrecords/sample", "patch_size": 32, "batch_size": 2},
+        train={"epochs": 16, "steps_per_epoch": 25, "warmup_steps": 25, "val_every": 4,
+               "learning_rate": 3e-3, "log_every": 5}),
 }
+
+
+def experiment(name):
+    """The named Experiment; unknown names list the available ones."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"Unknown preset. Received: {name!r}; available: {sorted(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def preset(name, **changes):
+    """The named experiment's ModelConfig with `changes` applied."""
+    return experiment(name).model.replace(**changes)

@@ -79,8 +79,8 @@ def define_flags():
     """Defines this program's absl flags (only when run as a program)."""
     flags.DEFINE_string("model_dir", None, "Run directory; default runs/<UTC timestamp>. An "
                         "existing run directory is resumed.")
-    flags.DEFINE_string("preset", "tiny", "Model preset (brats_rev.config.PRESETS), with its "
-                        "training settings (TRAINING_PRESETS).")
+    flags.DEFINE_string("preset", "tiny", "Experiment (brats_rev.config.EXPERIMENTS): a model "
+                        "with its data and training settings.")
     flags.DEFINE_string("config", None, "JSON file with model / data / train sections.")
     flags.DEFINE_multi_string("override", [], "section.field=value, e.g. model.filters=[8,16,32], "
                               "train.learning_rate=1e-3, data.patch_size=48.")

@@ -5,7 +5,7 @@ import pytest
 from brats_rev.config import (
     BLOCK_MODES,
     DEPTHWISE_IMPLEMENTATIONS,
-    PRESETS,
+    EXPERIMENTS,
     ModelConfig,
     preset,
 )
@@ -23,16 +23,16 @@ def test_block_counts_broadcast_per_level():
 def test_round_trip_through_dict_and_replace():
     config = preset("paper", block_mode="plain")
     assert ModelConfig(**config.to_dict()) == config
-    assert config.replace(block_mode="reversible") == PRESETS["paper"]
+    assert config.replace(block_mode="reversible") == EXPERIMENTS["paper"].model
     with pytest.raises(AttributeError):
         config.filters = (2, 4)
 
 
 def test_presets_cover_the_documented_names():
-    assert {"paper", "default", "small", "tiny"} <= set(PRESETS)
-    assert PRESETS["default"].filters == (32, 64, 128, 256, 320)
-    assert min(PRESETS["default"].encoder_blocks) >= 2
-    assert PRESETS["tiny"].size_multiple == 4
+    assert {"paper", "default", "small", "tiny"} <= set(EXPERIMENTS)
+    assert EXPERIMENTS["default"].model.filters == (32, 64, 128, 256, 320)
+    assert min(EXPERIMENTS["default"].model.encoder_blocks) >= 2
+    assert EXPERIMENTS["tiny"].model.size_multiple == 4
 
 
 @pytest.mark.parametrize(

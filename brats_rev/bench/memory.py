@@ -33,7 +33,7 @@ flags.DEFINE_list("shape", ["48", "48", "48"], "Stage: input depth, height, widt
 flags.DEFINE_integer("batch", 1, "Batch size.")
 flags.DEFINE_integer("filters", 32, "Stage: channels.")
 flags.DEFINE_float("expand_ratio", 4, "Stage: MBConv expansion.")
-flags.DEFINE_enum("preset", "default", sorted(config_lib.PRESETS), "U-Net: model preset.")
+flags.DEFINE_enum("preset", "default", sorted(config_lib.EXPERIMENTS), "U-Net: model preset.")
 flags.DEFINE_list("patches", [], "U-Net: cubic patch edges to sweep (the budget search "
                   "measures and plots its own points).")
 flags.DEFINE_list("blocks", [], "U-Net: couplings per level to sweep.")
@@ -169,7 +169,7 @@ AXES = {"patch": "cubic patch edge (voxels)", "blocks": "couplings per level",
 
 def unet_main():
     """--what=unet: sweeps along patch, blocks and width, then the budget search."""
-    preset = config_lib.PRESETS[FLAGS.preset]
+    preset = config_lib.preset(FLAGS.preset)
     probe = unet_sweep.UnetProbe(FLAGS.preset, preset.filters, FLAGS.batch, FLAGS.repeats)
     fixed = (FLAGS.sweep_patch,) * 3
     sweeps = {}
@@ -259,7 +259,7 @@ def _volume_peak(point):
 
 def volume_main():
     """--what=volume: one training step on the whole volume, per mode and dtype."""
-    preset = config_lib.PRESETS[FLAGS.preset]
+    preset = config_lib.preset(FLAGS.preset)
     shape = tuple(int(n) for n in FLAGS.volume_shape)
     fractions = sorted(float(f) for f in FLAGS.fractions)
     results = {}

@@ -30,7 +30,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum("what", "depthwise", ["depthwise", "groupnorm", "stage", "unet"],
                   "What to time.")
 flags.DEFINE_list("shape", None, "Input depth,height,width (default 64^3, stage 48^3).")
-flags.DEFINE_enum("preset", "default", sorted(config_lib.PRESETS), "U-Net preset (--what=unet).")
+flags.DEFINE_enum("preset", "default", sorted(config_lib.EXPERIMENTS),
+                  "U-Net preset (--what=unet).")
 flags.DEFINE_integer("channels", 32, "Input channels.")
 flags.DEFINE_integer("num_blocks", 4, "Couplings per stage (--what=stage).")
 flags.DEFINE_integer("warmup", 2, "Untimed calls per variant.")
@@ -127,7 +128,7 @@ def main(argv):
         title = f"U-Net ({FLAGS.preset}) training step"
     times = time_round_robin(variants, FLAGS.warmup, FLAGS.repeats)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    channels = config_lib.PRESETS[FLAGS.preset].in_channels if FLAGS.what == "unet" else (
+    channels = config_lib.preset(FLAGS.preset).in_channels if FLAGS.what == "unet" else (
         FLAGS.channels)
     print(f"{title}, input 1x{'x'.join(map(str, shape))}x{channels}, "
           f"median of {FLAGS.repeats}:")

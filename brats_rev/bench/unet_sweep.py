@@ -28,7 +28,7 @@ class UnetProbe:
     """Measures U-Net training steps of one preset, remembering every point it ran.
 
     Args:
-        preset: a `brats_rev.config.PRESETS` name.
+        preset: a `brats_rev.config.EXPERIMENTS` name.
         base_filters: that preset's `filters` (for width scaling).
         batch: batch size of every step.
         repeats: fresh processes per point; the worst (largest) peak counts, since the

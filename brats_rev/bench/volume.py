@@ -31,7 +31,7 @@ def volume_points(runner, preset, mode, dtype, shape, fractions, multiple, max_b
 
     Args:
         runner: callable(spec) -> result dict with "peak_bytes" (a fresh process per call).
-        preset: a `brats_rev.config.PRESETS` name.
+        preset: a `brats_rev.config.EXPERIMENTS` name.
         mode: block mode.
         dtype: dtype policy.
         shape: (D, H, W) of the whole volume, each a multiple of `multiple`.

@@ -34,7 +34,7 @@ def unet_workload(preset_name, changes, patch, batch=1, jit_compile=False, seed=
     """One U-Net training step: sigmoid cross-entropy on every output, Adam update.
 
     Args:
-        preset_name: a `brats_rev.config.PRESETS` name.
+        preset_name: a `brats_rev.config.EXPERIMENTS` name.
         changes: dict of ModelConfig fields to override (e.g. block_mode, filters).
         patch: (depth, height, width) in voxels.
         batch: batch size.

@@ -16,7 +16,7 @@ from brats_rev.models import build_model
 from brats_rev.models.statistics import forward_flops, parameter_counts
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("preset", "default", sorted(config_lib.PRESETS), "Model preset.")
+flags.DEFINE_enum("preset", "default", sorted(config_lib.EXPERIMENTS), "Model preset.")
 flags.DEFINE_list("patch", ["128", "128", "128"], "Input depth,height,width for the FLOP count.")
 flags.DEFINE_string("json_out", None, "Also write the summary as JSON here.")
 flags.DEFINE_list("filters", None, "Widths per level instead of the preset's.")

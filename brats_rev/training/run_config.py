@@ -8,8 +8,7 @@ starts. The RunConfig and its `config.json` belong to `brats_rev.run_folder`.
 import dataclasses
 import json
 
-from brats_rev.config import PRESETS, TRAINING_PRESETS, TrainConfig
-from brats_rev.config import preset as preset_config
+from brats_rev.config import TrainConfig, experiment
 from brats_rev.run_folder import SECTIONS, RunConfig, read_config, write_config
 
 # Fields a restarted run may change (raising `epochs` extends a finished run).
@@ -68,10 +67,10 @@ def parse_override(text):
 def resolve(preset="tiny", config=None, overrides=()):
     """Builds and validates a RunConfig.
 
-    Order, later wins: defaults; the model preset `preset` with its TRAINING_PRESETS data
-    and train settings; `config` ({"model": {...}, "data": {...}, "train": {...}}, any
-    subset); each "section.field=value" of `overrides`. The model's dtype policy is the
-    training precision.
+    Order, later wins: defaults; the experiment `preset` (brats_rev.config.EXPERIMENTS): its
+    model and its data and train settings; `config` ({"model": {...}, "data": {...},
+    "train": {...}}, any subset); each "section.field=value" of `overrides`. The model's dtype
+    policy is the training precision.
 
     Raises:
         ValueError: unknown preset, section or key; a value of the wrong type or out of range
@@ -79,11 +78,10 @@ def resolve(preset="tiny", config=None, overrides=()):
     """
     # Uniform per-level block counts as one int, so that overriding `model.filters` with
     # another number of levels keeps them valid.
+    named = experiment(preset)
     model = {name: value[0] if name.endswith("_blocks") and len(set(value)) == 1 else value
-             for name, value in preset_config(preset).to_dict().items()}
-    sections = {"model": model, "data": {}, "train": {}}
-    for section, values in TRAINING_PRESETS.get(preset, {}).items():
-        sections[section].update(values)
+             for name, value in named.model.to_dict().items()}
+    sections = {"model": model, "data": dict(named.data), "train": dict(named.train)}
     for section, values in (config or {}).items():
         if not isinstance(values, dict) or section not in SECTIONS:
             raise ValueError(f"A config file holds sections {list(SECTIONS)}, each a JSON "
@@ -94,7 +92,7 @@ def resolve(preset="tiny", config=None, overrides=()):
         _apply(sections, *parse_override(text))
     precision = sections["train"].get("precision", TrainConfig.precision)
     policy = sections["model"]["dtype_policy"]
-    if policy not in (PRESETS[preset].dtype_policy, precision):
+    if policy not in (named.model.dtype_policy, precision):
         raise ValueError("Set the precision with train.precision; the model's dtype_policy "
                          f"follows it. Received: model.dtype_policy={policy!r}, "
                          f"train.precision={precision!r}")

@@ -5,13 +5,13 @@ import json
 import pytest
 
 from brats_rev import run_folder
-from brats_rev.config import PRESETS
+from brats_rev.config import EXPERIMENTS
 from brats_rev.training import run_config
 
 
 def test_default_is_the_tiny_demo_and_round_trips(tmp_path):
     run = run_config.resolve()
-    assert run.model == PRESETS["tiny"]
+    assert run.model == EXPERIMENTS["tiny"].model
     assert run.data.data_dir == "tfrecords/sample" and run.data.patch_size == (32, 32, 32)
     assert run.train.epochs == 16
     run_folder.write_config(run, tmp_path)
