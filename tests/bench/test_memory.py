@@ -35,9 +35,10 @@ def _peaks(mode, num_blocks, repeats):
 @pytest.mark.slow
 def test_reversible_peak_is_flat_in_blocks_while_plain_grows():
     reversible = {n: _peaks("reversible", n, repeats=2) for n in (1, 8)}
-    # The best schedule of 8 blocks against the schedules seen for 1 block: a lucky low
-    # 1-block schedule must not fail a flat stage, a per-block leak still fails (see _peaks).
-    assert min(reversible[8]) <= 1.15 * max(reversible[1]), reversible
+    # The best schedule of 8 blocks against the schedules seen for 1 block: schedules alone
+    # spread a peak by up to 1.16x (see _peaks), so 1.25x passes a flat stage, while one
+    # residual-sized tensor kept per block (+14 MiB on about 20 MiB) would give about 1.7x.
+    assert min(reversible[8]) <= 1.25 * max(reversible[1]), reversible
     plain = {n: min(_peaks("plain", n, repeats=1)) for n in (1, 8)}
     # The measurement must be able to see growth, or the check above proves nothing.
     assert plain[8] >= 3 * plain[1], plain

@@ -34,11 +34,13 @@ def _failure(segmenter, image=None):
     return raised.value
 
 
-def _free_port():
-    """A port on 127.0.0.1 that nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@pytest.fixture
+def refused_address():
+    """host:port on 127.0.0.1 that this test holds bound and never listens on: a connection is
+    refused, and no other process can take the port while the test runs."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.mark.parametrize("return_probabilities", [True, False])
@@ -77,9 +79,9 @@ def test_model_version_latest_unless_named(served):
         np.testing.assert_array_equal(labels, image[..., 0] > threshold)
 
 
-def test_server_down_is_unavailable_naming_the_address(served):
+def test_server_down_is_unavailable_naming_the_address(served, refused_address):
     protocol, _ = served
-    address = f"127.0.0.1:{_free_port()}"
+    address = refused_address
     error = _failure(_segmenter(protocol, address))
     assert error.kind == transport.UNAVAILABLE
     assert f"TF Serving at {address} is unavailable" in str(error)
@@ -209,13 +211,14 @@ def test_tls_with_another_ca_is_refused(tls_servers, tmp_path):
         assert error.kind == transport.UNAVAILABLE, protocol
 
 
-def test_after_unavailable_first_request_nothing_more_is_read_or_sent(tmp_path):
+def test_after_unavailable_first_request_nothing_more_is_read_or_sent(tmp_path,
+                                                                       refused_address):
     ids = phantoms.write_dataset(str(tmp_path / "in"), 2, "2021", SHAPE)
     cases, _ = find_cases(str(tmp_path / "in"))
     # Were the second case read, its truncated t1 would fail as unreadable.
     with open(cases[1].images[1], "r+b") as handle:
         handle.truncate(100)
-    address = f"127.0.0.1:{_free_port()}"
+    address = refused_address
     segmenter = _segmenter("grpc", address)
     report = batch.predict_cases(segmenter, cases, str(tmp_path), batch.OutputOptions())
     first, second = report["failed"]
