@@ -36,6 +36,9 @@ def test_sigkill_and_restart_match_an_uninterrupted_run(tmp_path):
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert os.path.exists(killed / "checkpoints" / "ckpt-4.index")  # survived the kill
+    # The kill landed within the second epoch: its checkpoint and the final model are missing.
+    assert tf.train.latest_checkpoint(killed / "checkpoints").endswith("ckpt-4")
+    assert not os.path.exists(killed / "checkpoints" / "ckpt-8.index")
     assert not os.path.exists(killed / "model.keras")
     code, output = helpers.finish(helpers.launch("brats_rev.train",
                                                  [f"--model_dir={killed}", *FLAGS]))
