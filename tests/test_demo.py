@@ -19,6 +19,7 @@ import brats_rev.models  # noqa: F401  (registers the layers for model.keras)
 from brats_rev.data import manifest, records
 from brats_rev.data.cases import find_cases
 from brats_rev.demo import report, workflow
+from tests.training import helpers
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -90,18 +91,13 @@ def _check_metrics(layout, case_ids):
 
 
 def _check_learning(layout, mean):
-    """Held-out mean Dice: the model above the background and threshold baselines (WT and TC
-    clearly; the mean over regions too, since a short run may not yet beat a threshold on ET);
-    the training loss of the last steps well below the first ones."""
+    """The held-out Dice beats the baselines scored on the same cases, and the loss falls
+    (`helpers.assert_learned`)."""
     scored = json.load(open(os.path.join(layout.baselines, "baselines.json"), encoding="utf-8"))
-    model = np.array([mean[f"dice_{r}"] for r in ("WT", "TC", "ET")])
-    baseline = {name: np.array([entry["mean"][f"dice_{r}"] for r in ("WT", "TC", "ET")])
-                for name, entry in scored["baselines"].items()}
-    assert np.all(model[:2] > baseline["background"][:2] + 0.3), (model, baseline)
-    assert np.all(model[:2] > baseline["threshold"][:2] + 0.05), (model, baseline)
-    assert model.mean() > baseline["threshold"].mean() + 0.03, (model, baseline)
+    by_baseline = {name: [entry["mean"][f"dice_{r}"] for r in ("WT", "TC", "ET")]
+                   for name, entry in scored["baselines"].items()}
     _, losses = report.read_scalars(os.path.join(layout.run, "logs", "train"))["loss"]
-    assert len(losses) >= 6 and np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
+    helpers.assert_learned([mean[f"dice_{r}"] for r in ("WT", "TC", "ET")], by_baseline, losses)
 
 
 def _check_report(layout):

@@ -37,3 +37,24 @@ def max_difference(first, second):
     """Largest absolute difference between two `model_weights` dicts (same names)."""
     assert first.keys() == second.keys() and first
     return max(float(np.max(np.abs(first[name] - second[name]))) for name in first)
+
+
+def assert_learned(model, baselines, losses):
+    """The learning criterion of the short training runs (the demo's and test_learning's).
+
+    Args:
+      model: mean held-out Dice per region (WT, TC, ET) of the trained model.
+      baselines: {"background": (3,), "threshold": (3,), ...} mean Dice of the baselines on the
+        same cases (`brats_rev.bench.baselines`).
+      losses: the logged training losses, first to last.
+
+    WT and TC must beat predicting background by 0.3 and the threshold baseline by 0.05, and
+    the mean over regions the threshold's by 0.03 (a 400-step run may not yet beat a threshold
+    on ET); the last three losses must average below 0.8x the first three.
+    """
+    model, nothing, threshold = (np.asarray(v) for v in (model, baselines["background"],
+                                                          baselines["threshold"]))
+    assert np.all(model[:2] > nothing[:2] + 0.3), (model, nothing)
+    assert np.all(model[:2] > threshold[:2] + 0.05), (model, threshold)
+    assert model.mean() > threshold.mean() + 0.03, (model, threshold)
+    assert len(losses) >= 6 and np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses

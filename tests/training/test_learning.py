@@ -47,18 +47,8 @@ def test_short_training_beats_nothing_and_the_threshold_baseline(tmp_path):
     model = _mean_dice(scored["rows"])
 
     scored = baselines.score_baselines(str(train_nifti), str(heldout), str(tmp_path / "baselines"))
-    threshold, nothing = (np.array([scored["baselines"][name]["mean"][f"dice_{r}"]
-                                    for r in labels.REGIONS])
-                          for name in ("threshold", "background"))
-    print(f"held-out Dice WT/TC/ET: model {model.round(3)}, threshold {threshold.round(3)}, "
-          f"nothing {nothing.round(3)}")
-    # Measured (2-core Xeon, commit of this test): model 0.698 / 0.637 / 0.489, threshold
-    # 0.566 / 0.482 / 0.540, nothing 0 / 0 / 0.333. 400 steps do not yet find ET better than
-    # the threshold does; WT, TC and the mean must be clearly better.
-    assert np.all(model[:2] > nothing[:2] + 0.3), (model, nothing)
-    assert np.all(model[:2] > threshold[:2] + 0.05), (model, threshold)
-    assert model.mean() > threshold.mean() + 0.03, (model, threshold)
-
-    steps, losses = report.read_scalars(str(run / "logs" / "train"))["loss"]
-    assert len(losses) >= 6
-    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
+    by_baseline = {name: [entry["mean"][f"dice_{r}"] for r in labels.REGIONS]
+                   for name, entry in scored["baselines"].items()}
+    print(f"held-out Dice WT/TC/ET: model {model.round(3)}, baselines {by_baseline}")
+    _, losses = report.read_scalars(str(run / "logs" / "train"))["loss"]
+    helpers.assert_learned(model, by_baseline, losses)
