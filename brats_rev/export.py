@@ -13,7 +13,6 @@ See docs/SERVING.md.
 from absl import app, flags, logging
 
 from brats_rev.inference import flags as inference_flags
-from brats_rev.inference.loading import load_model
 from brats_rev.serving import saved_model
 
 
@@ -22,7 +21,7 @@ def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # SavedModel writing logs every traced name
     options = flags.FLAGS
-    loaded = load_model(options.model, inference_flags.window_size(options), options.preset)
+    loaded = inference_flags.loaded_model(options)
     try:
         path = saved_model.export_model(
             loaded.model, loaded.window_size, options.export_base, options.version,

@@ -22,8 +22,8 @@ def main(argv):
     options = flags.FLAGS
     output_options = inference_flags.output_options(options)
     config = inference_flags.inference_config(options)
-    predictor = Predictor.from_path(options.model, config,
-                                    inference_flags.window_size(options), options.preset)
+    loaded = inference_flags.loaded_model(options)
+    predictor = Predictor(loaded.model, loaded.window_size, config)
     report, problems = batch.predict_folder(predictor, options.input, options.output_dir,
                                             output_options)
     header = {"model": options.model, "input": options.input,

@@ -80,3 +80,25 @@ def test_refuses_to_write_into_the_input(tmp_path, model_path):
     assert result.returncode != 0
     assert "is inside --input" in result.stderr
     assert not (tmp_path / "predictions").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", ["brats_rev.predict", "brats_rev.export"])
+@pytest.mark.parametrize("broken", ["missing", "config"])
+def test_an_unloadable_model_is_a_usage_error_naming_it(tmp_path, model_path, program, broken):
+    run = tmp_path / "run"
+    if broken == "config":  # a run folder whose config.json lacks its data and train sections
+        run.mkdir()
+        (run / "config.json").write_text('{"model": {}}')
+        os.link(model_path, run / "model.keras")
+    phantoms.write_dataset(str(tmp_path / "in"), 1, "2021", SHAPE)
+    destination = ([f"--input={tmp_path / 'in'}", f"--output_dir={tmp_path / 'out'}"]
+                   if program == "brats_rev.predict" else [f"--export_base={tmp_path / 'out'}"])
+    result = subprocess.run([sys.executable, "-m", program, f"--model={run}", *destination],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    expected = (f"{run / 'config.json'} is not a run configuration" if broken == "config"
+                else f"Model '{run}' is neither a .keras file nor a folder")
+    assert f"--model '{run}': {expected}" in result.stderr, result.stderr[-2000:]
+    assert not (tmp_path / "out").exists()

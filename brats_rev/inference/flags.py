@@ -13,6 +13,7 @@ from absl import app, flags
 from brats_rev import labels
 from brats_rev.config import TTA_MODES, InferenceConfig
 from brats_rev.inference import batch
+from brats_rev.inference.loading import load_model
 
 DEFAULTS = InferenceConfig()
 
@@ -59,6 +60,15 @@ def define_inference_flags():
 def window_size(options):
     """The --window_size flag as a tuple of 3 ints, or None for the model's own."""
     return tuple(int(w) for w in options.window_size) if options.window_size else None
+
+
+def loaded_model(options):
+    """The LoadedModel of `define_model_flags`; raises app.UsageError (one line, exit status 1)
+    if --model holds nothing loadable or its config.json is not a run configuration."""
+    try:
+        return load_model(options.model, window_size(options), options.preset)
+    except (OSError, ValueError) as error:
+        raise app.UsageError(f"--model {options.model!r}: {error}") from None
 
 
 def inference_config(options):
