@@ -22,6 +22,8 @@ import sys
 
 from absl import app, flags
 
+from brats_rev import atomic
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("brats_rev", "pipelines", "tests", "tools")
 # Import name (top level) -> pip distribution used in `requirement("...")`.
@@ -110,14 +112,13 @@ def _imported_modules(tree, path, root):
                 yield submodule if module_file(submodule, root) else base
 
 
-def imports_of(path, root=ROOT):
-    """(first-party files, pip distributions) that the file `path` imports.
+def imports_of(path, tree, root=ROOT):
+    """(first-party files, pip distributions) that the file `path`, parsed as `tree`, imports.
 
     Raises:
       ValueError: naming the file, for a first-party module that does not exist or a
         third-party package missing from THIRD_PARTY.
     """
-    tree = ast.parse((root / path).read_text(), filename=path)
     internal, external = set(), set()
     for module in _imported_modules(tree, path, root):
         top = module.split(".")[0]
@@ -157,7 +158,7 @@ def targets(root=ROOT):
         name = pathlib.PurePosixPath(path).name
         rule = ("py_test" if path.startswith("tests/") and name.startswith("test_")
                 else "py_binary" if is_binary(tree) else "py_library")
-        internal, external = imports_of(path, root)
+        internal, external = imports_of(path, tree, root)
         deps = ([f'":{target_name(f)}"' for f in sorted(internal, key=target_name)]
                 + [f'requirement("{d}")' for d in sorted(external)])
         started = sorted(target_name(binaries[m]) for m in _strings(tree) & set(binaries)
@@ -201,9 +202,14 @@ def stale_targets(current, wanted):
 
 
 def main(argv):
-    """Entry point: writes BUILD, or with --check reports whether it is current."""
+    """Entry point: writes BUILD, or with --check reports whether it is current; exit status
+    1 if it is stale (--check) or an import cannot be placed."""
     del argv
-    wanted = render()
+    try:
+        wanted = render()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     path = ROOT / "BUILD"
     current = path.read_text() if path.is_file() else ""
     if flags.FLAGS.check:
@@ -215,10 +221,9 @@ def main(argv):
               "python -m tools.build_file")
         return 1
     if current != wanted:
-        temporary = path.with_name(".BUILD.tmp")
-        temporary.write_text(wanted)
-        temporary.replace(path)
-    print(f"wrote {path} ({len(targets())} targets)")
+        atomic.write_text(str(path), wanted)
+    count = wanted.count('\n    name = "')
+    print(f"wrote {path} ({count} targets)")
     return 0
 
 
