@@ -16,10 +16,6 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 
 FAST_TIER_SECONDS = 5.0
-# The longest test files (pytest --durations: 1-4 min each), started first so that they do not
-# form the tail of a parallel run while the other worker idles.
-LONGEST_FIRST = ("tests/test_demo.py", "tests/training/test_learning.py",
-                 "tests/bench/test_memory.py", "tests/training/test_resume.py")
 
 
 @pytest.fixture(autouse=True)
@@ -43,14 +39,3 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = (f"{item.nodeid}: {call.when} took {call.duration:.1f} s, over the "
                            f"fast tier's {FAST_TIER_SECONDS:g} s: mark it "
                            "@pytest.mark.slow or make it faster")
-
-
-def pytest_collection_modifyitems(config, items):
-    """Runs the LONGEST_FIRST files first, each file's tests still together and in order."""
-    del config
-
-    def rank(item):
-        path = item.nodeid.split("::")[0]
-        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)
