@@ -12,26 +12,15 @@ CPU seconds per case (user + system, this process and its workers, start-up incl
 depend on what else the machine runs, unlike the wall-clock rates.
 """
 
-import json
 import os
-import platform
 import resource
 import time
 
 from absl import app, flags
 
 from brats_rev import atomic, phantoms
+from brats_rev.bench import output
 from pipelines import conversion, convert_brats
-
-
-def cpu_model(cpuinfo="/proc/cpuinfo"):
-    """The CPU model name (Linux /proc/cpuinfo), else platform.processor()."""
-    if os.path.isfile(cpuinfo):
-        with open(cpuinfo, encoding="utf-8") as stream:
-            for line in stream:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def nifti_bytes(directory):
@@ -65,7 +54,7 @@ def _cpu_seconds():
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run(work_dir, num_cases, shape, worker_counts, num_shards, release="2021"):
+def time_conversions(work_dir, num_cases, shape, worker_counts, num_shards, release="2021"):
     """Converts the phantom set once per worker count; returns a list of result dicts."""
     source = os.path.join(work_dir, "nifti")
     if not os.path.isdir(source):
@@ -116,12 +105,13 @@ def main(argv):
     options = flags.FLAGS
     shape = tuple(int(n) for n in options.shape.split(","))
     workers = [int(n) for n in options.workers.split(",")]
-    results = run(options.work_dir, options.num_cases, shape, workers, options.num_shards)
-    print(f"machine: {os.cpu_count()} cores, {cpu_model()}")
+    results = time_conversions(options.work_dir, options.num_cases, shape, workers,
+                               options.num_shards)
+    print(f"machine: {os.cpu_count()} cores, {output.cpu_model()}")
     print(markdown(results))
     if options.json_out:
-        atomic.write_text(options.json_out, json.dumps(
-            {"cpu": cpu_model(), "cores": os.cpu_count(), "results": results}, indent=2))
+        atomic.write_json(options.json_out, {"cpu": output.cpu_model(), "cores": os.cpu_count(),
+                                             "results": results})
 
 
 def define_flags():
@@ -135,6 +125,11 @@ def define_flags():
     flags.DEFINE_string("json_out", None, "Also write the results as JSON here.")
 
 
-if __name__ == "__main__":
+def run():
+    """Entry point: `python -m pipelines.bench_convert`."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -61,6 +61,11 @@ def define_flags():
     flags.DEFINE_string("output_dir", "tfrecords/sample", "Where to write the sample.")
 
 
-if __name__ == "__main__":
+def run():
+    """Entry point: `python -m pipelines.make_sample`."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -40,3 +40,26 @@ def test_an_installed_script_runs_the_program(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "wrote 1 simple 2021 cases" in done.stdout
     assert sorted(os.listdir(tmp_path / "cases")) == ["BraTS2021_00000"]
+
+
+def _program_sources():
+    """{path: text} of every module under brats_rev/ and pipelines/ that runs as a program."""
+    sources = {}
+    for folder in ("brats_rev", "pipelines"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            text = path.read_text()
+            if '__name__ == "__main__"' in text:
+                sources[str(path.relative_to(ROOT))] = text
+    return sources
+
+
+def test_every_program_defines_its_flags_in_define_flags_and_runs_run():
+    """One flag style: importing a program defines no flag (so library users and tests can
+    import any of them together), and `python -m` calls its `run()`."""
+    sources = _program_sources()
+    assert len(sources) >= 20
+    for path, text in sources.items():
+        assert not re.search(r"^flags\.DEFINE", text, flags=re.M), path
+        assert text.rstrip().endswith('if __name__ == "__main__":\n    run()'), path
+        if "flags.DEFINE" in text:
+            assert "\ndef define_flags():" in text, path

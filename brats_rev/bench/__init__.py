@@ -1,1 +1,2 @@
-"""Benchmarks: peak allocator memory and step time (`python -m brats_rev.bench.memory|speed`)."""
+"""Benchmarks: peak allocator memory, step times, input and inference throughput, the
+non-learned baselines (`python -m brats_rev.bench.<tool>`; README.md lists them)."""

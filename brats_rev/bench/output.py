@@ -13,21 +13,24 @@ MIB = 2**20
 GIB = 2**30
 
 
+def cpu_model(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model name from `cpuinfo` (Linux), else what `platform` knows."""
+    path = pathlib.Path(cpuinfo)
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def machine_description():
     """Dict describing where a benchmark ran (CPU model, cores, Python, TF/Keras versions)."""
     import keras
     import tensorflow as tf
 
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = pathlib.Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "gpus": gpus,
         "python": sys.version.split()[0],

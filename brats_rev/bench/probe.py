@@ -20,7 +20,6 @@ from absl import app, flags
 from brats_rev.bench import isolation, workloads
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("spec", None, "JSON workload specification.", required=True)
 
 
 def memory_device():
@@ -88,5 +87,16 @@ def main(argv):
     print(isolation.RESULT_PREFIX + json.dumps(result), flush=True)
 
 
-if __name__ == "__main__":
+def define_flags():
+    """Defines this entry point's absl flags (called only when run as a program)."""
+    flags.DEFINE_string("spec", None, "JSON workload specification.", required=True)
+
+
+def run():
+    """Entry point: `python -m brats_rev.bench.probe`."""
+    define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -27,16 +27,6 @@ from brats_rev.layers.group_norm import GroupNormalization
 from brats_rev.layers.reversible import MODES
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("what", "depthwise", ["depthwise", "groupnorm", "stage", "unet"],
-                  "What to time.")
-flags.DEFINE_list("shape", None, "Input depth,height,width (default 64^3, stage 48^3).")
-flags.DEFINE_enum("preset", "default", sorted(config_lib.EXPERIMENTS),
-                  "U-Net preset (--what=unet).")
-flags.DEFINE_integer("channels", 32, "Input channels.")
-flags.DEFINE_integer("num_blocks", 4, "Couplings per stage (--what=stage).")
-flags.DEFINE_integer("warmup", 2, "Untimed calls per variant.")
-flags.DEFINE_integer("repeats", 7, "Timed calls per variant.")
-flags.DEFINE_string("json_out", None, "Write the timings as JSON here.")
 
 
 def depthwise_variants(shape, channels):
@@ -151,5 +141,25 @@ def main(argv):
         )
 
 
-if __name__ == "__main__":
+def define_flags():
+    """Defines this entry point's absl flags (called only when run as a program)."""
+    flags.DEFINE_enum("what", "depthwise", ["depthwise", "groupnorm", "stage", "unet"],
+                      "What to time.")
+    flags.DEFINE_list("shape", None, "Input depth,height,width (default 64^3, stage 48^3).")
+    flags.DEFINE_enum("preset", "default", sorted(config_lib.EXPERIMENTS),
+                      "U-Net preset (--what=unet).")
+    flags.DEFINE_integer("channels", 32, "Input channels.")
+    flags.DEFINE_integer("num_blocks", 4, "Couplings per stage (--what=stage).")
+    flags.DEFINE_integer("warmup", 2, "Untimed calls per variant.")
+    flags.DEFINE_integer("repeats", 7, "Timed calls per variant.")
+    flags.DEFINE_string("json_out", None, "Write the timings as JSON here.")
+
+
+def run():
+    """Entry point: `python -m brats_rev.bench.speed`."""
+    define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -96,6 +96,11 @@ def define_flags():
     flags.DEFINE_string("json_out", None, "Write the timings as JSON here.")
 
 
-if __name__ == "__main__":
+def run():
+    """Entry point: `python -m brats_rev.bench.train_loop`."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -5,7 +5,7 @@ files (`<run>/logs/train`, `<run>/logs/validation`), the evaluation folder writt
 `brats_rev.evaluate` (summary.json, metrics.csv), `prediction_report.json` of
 `brats_rev.predict`, the held-out cases and their predictions (NIfTI), `baselines.json` and the
 threshold baseline's predictions of `brats_rev.bench.baselines`, `export.json` of the version
-`brats_rev.export` wrote, and the JSON of `brats_rev.bench.memory --what=unet`.
+`brats_rev.export` wrote, and the JSON of `brats_rev.bench.memory_unet`.
 Every file is written atomically; figures are PNGs.
 """
 
@@ -267,7 +267,7 @@ def memory_section(bench, pngs, root):
     """Markdown lines of the memory benchmark: the budget search's results and ratios (if it
     searched one) and the memory-vs-patch and memory-vs-depth figures `pngs` (axis -> path)."""
     preset = bench["points"][0]["spec"]["preset"]
-    lines = ["## Memory: `brats_rev.bench.memory --what=unet`", "",
+    lines = ["## Memory: `brats_rev.bench.memory_unet`", "",
              f"U-Net preset `{preset}`, one training step per point, each in a fresh process; "
              "peak of TensorFlow's allocator (BFC, not process RSS)."]
     budget = bench["budget"]

@@ -28,7 +28,7 @@ class DemoSize:
       heldout_cases: further phantoms (same seed, the next case numbers) for predict/evaluate.
       folds: cross-validation folds of the records; fold 0 validates during training.
       train_flags: extra `brats_rev.train` flags on top of the tiny preset.
-      bench_flags: `brats_rev.bench.memory --what=unet` flags: preset, budget, search limits.
+      bench_flags: `brats_rev.bench.memory_unet` flags: preset, budget, search limits.
     """
 
     shape: tuple
@@ -167,7 +167,7 @@ def stages(layout, size, python=sys.executable):
                        f"--output_dir={layout.baselines}")),
         ("export", ("-m", "brats_rev.export", f"--model={layout.run}",
                     f"--export_base={layout.export}")),
-        ("memory benchmark", ("-m", "brats_rev.bench.memory", "--what=unet",
+        ("memory benchmark", ("-m", "brats_rev.bench.memory_unet",
                               "--modes=reversible,plain", *size.bench_flags,
                               f"--json_out={layout.bench_json}",
                               f"--markdown_out={layout.path('bench', 'memory_unet.md')}")),

@@ -16,12 +16,6 @@ from brats_rev.models import build_model
 from brats_rev.models.statistics import forward_flops, parameter_counts
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("preset", "default", sorted(config_lib.EXPERIMENTS), "Model preset.")
-flags.DEFINE_list("patch", ["128", "128", "128"], "Input depth,height,width for the FLOP count.")
-flags.DEFINE_string("json_out", None, "Also write the summary as JSON here.")
-flags.DEFINE_list("filters", None, "Widths per level instead of the preset's.")
-flags.DEFINE_integer("blocks", None, "Encoder and decoder couplings per level instead of the "
-                     "preset's (as the memory benchmark's --blocks).")
 
 
 def summarise(config, patch):
@@ -62,5 +56,22 @@ def main(argv):
             json.dump(summary, f, indent=2)
 
 
-if __name__ == "__main__":
+def define_flags():
+    """Defines this entry point's absl flags (called only when run as a program)."""
+    flags.DEFINE_enum("preset", "default", sorted(config_lib.EXPERIMENTS), "Model preset.")
+    flags.DEFINE_list("patch", ["128", "128", "128"],
+                      "Input depth,height,width for the FLOP count.")
+    flags.DEFINE_string("json_out", None, "Also write the summary as JSON here.")
+    flags.DEFINE_list("filters", None, "Widths per level instead of the preset's.")
+    flags.DEFINE_integer("blocks", None, "Encoder and decoder couplings per level instead of the "
+                         "preset's (as `brats_rev.bench.memory_unet --blocks`).")
+
+
+def run():
+    """Entry point: `python -m brats_rev.models.summary`."""
+    define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,11 +1,10 @@
 """U-Net sweeps and the fixed-budget search."""
 
-import math
-
 import pytest
 
 from brats_rev.bench import isolation, unet_sweep
 from brats_rev.bench.search import largest_fitting
+from tests.bench import memory_models
 
 
 def test_largest_fitting_probes_upward_and_bisects():
@@ -33,26 +32,16 @@ def test_scaled_filters_are_even(filters, base, expected):
     assert unet_sweep.scaled_filters(filters, base) == expected
 
 
-def _analytic_runner(spec):
-    """Peak bytes of a made-up memory model: weights + per-voxel activations, where plain
-    stores every block's activations and reversible stores one block's."""
-    changes = spec["changes"]
-    blocks = changes.get("encoder_blocks", 2)
-    width = changes.get("filters", [32])[0]
-    voxels = math.prod(spec["patch"])
-    stored_blocks = blocks if changes["block_mode"] == "plain" else 1
-    peak = 1000 * width**2 + voxels * width * (4 + 8 * stored_blocks)
-    return {"spec": spec, "peak_bytes": peak}
-
-
 @pytest.mark.parametrize("jobs", [1, 4])
 def test_budget_search_matches_exhaustive_search_on_a_known_memory_model(jobs):
     budget, patch = 50_000_000, (32, 32, 32)
     edges, blocks, widths = list(range(16, 241, 16)), list(range(1, 33)), list(range(8, 257, 8))
-    probe = unet_sweep.UnetProbe("default", (32, 64, 128, 256, 320), runner=_analytic_runner)
+    probe = unet_sweep.UnetProbe("default", (32, 64, 128, 256, 320),
+                                 runner=memory_models.analytic_runner)
     found = unet_sweep.budget_search(probe, ["plain", "reversible"], budget, patch, edges,
                                      blocks, widths, jobs=jobs)
-    oracle = unet_sweep.UnetProbe("default", (32, 64, 128, 256, 320), runner=_analytic_runner)
+    oracle = unet_sweep.UnetProbe("default", (32, 64, 128, 256, 320),
+                                  runner=memory_models.analytic_runner)
 
     def exhaustive(mode, values, arguments):
         fitting = [v for v in values if oracle.peak_bytes(mode, **arguments(v)) <= budget]
@@ -74,7 +63,8 @@ def test_budget_search_matches_exhaustive_search_on_a_known_memory_model(jobs):
 
 @pytest.mark.parametrize("jobs", [1, 3])
 def test_sweep_keeps_values_in_order_whatever_the_jobs(jobs):
-    probe = unet_sweep.UnetProbe("default", (32, 64, 128, 256, 320), runner=_analytic_runner)
+    probe = unet_sweep.UnetProbe("default", (32, 64, 128, 256, 320),
+                                 runner=memory_models.analytic_runner)
     peaks = unet_sweep.sweep(probe, ["plain", "reversible"], "blocks", [1, 2, 4], (16, 16, 16),
                              jobs=jobs)
     weights, per_block = 1000 * 32**2, 16**3 * 32

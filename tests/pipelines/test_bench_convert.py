@@ -6,7 +6,7 @@ from pipelines import bench_convert
 
 
 def test_run_reports_cases_and_sizes(tmp_path):
-    results = bench_convert.run(str(tmp_path), 2, (24, 28, 20), [1], num_shards=1)
+    results = bench_convert.time_conversions(str(tmp_path), 2, (24, 28, 20), [1], num_shards=1)
     assert len(results) == 1
     result = results[0]
     assert (result["workers"], result["cases"]) == (1, 2)
@@ -19,9 +19,3 @@ def test_run_reports_cases_and_sizes(tmp_path):
         bench_convert.nifti_bytes(str(tmp_path / "nifti")) / 2 / 1e6, 2)
     table = bench_convert.markdown(results).splitlines()
     assert table[2].startswith("| 1 | 2 | ")
-
-
-def test_cpu_model_reads_cpuinfo(tmp_path):
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nmodel name\t: Test CPU 9000\n")
-    assert bench_convert.cpu_model(str(cpuinfo)) == "Test CPU 9000"

@@ -1,4 +1,5 @@
-"""Peak allocator bytes of a reversible stage do not grow with its number of blocks.
+"""`brats_rev.bench.memory_stage`: peak allocator bytes of a reversible stage do not grow with
+its number of blocks; the command writes its table, JSON and plot.
 
 Each point runs in a fresh process with the BFC allocator; bytes, not time, so it is stable.
 """
@@ -9,7 +10,7 @@ import sys
 
 import pytest
 
-from brats_rev.bench import isolation, memory, probe
+from brats_rev.bench import isolation, memory_stage
 
 
 def _peaks(mode, num_blocks, repeats):
@@ -45,22 +46,10 @@ def test_reversible_peak_is_flat_in_blocks_while_plain_grows():
     assert min(reversible[8]) <= 0.3 * plain[8], (reversible, plain)
 
 
-def test_probe_refuses_cpu_measurement_without_bfc(monkeypatch):
-    monkeypatch.delenv(isolation.BFC_VARIABLE, raising=False)
-    with pytest.raises(RuntimeError, match="TF_CPU_ALLOCATOR_USE_BFC=true"):
-        probe.memory_device()
-
-
-@pytest.mark.slow
-def test_failed_probe_reports_its_stderr():
-    with pytest.raises(RuntimeError, match="allowed: \\['stage', 'unet'\\]"):
-        isolation.run_in_fresh_process({"what": "teapot"})
-
-
 def test_summary_ratios():
     peaks = {("reversible", 1): [100, 110], ("reversible", 8): [102],
              ("plain", 1): [200], ("plain", 8): [1000]}
-    summary = memory.summarise(peaks, ["reversible", "plain"], [1, 8])
+    summary = memory_stage.summarise(peaks, ["reversible", "plain"], [1, 8])
     assert summary["reversible_growth_1_to_8"] == pytest.approx(102 / 110)
     assert summary["plain_growth_1_to_8"] == pytest.approx(5.0)
     assert summary["reversible_over_plain_at_8"] == pytest.approx(0.102)
@@ -70,42 +59,15 @@ def test_summary_ratios():
 def test_command_line_writes_table_json_and_plot(tmp_path):
     json_out, plot_out = tmp_path / "m.json", tmp_path / "m.png"
     done = subprocess.run(
-        [sys.executable, "-m", "brats_rev.bench.memory", "--modes=reversible,plain",
+        [sys.executable, "-m", "brats_rev.bench.memory_stage", "--modes=plain",
          "--num_blocks=1,2", "--shape=8,8,8", "--filters=4", "--expand_ratio=2",
          f"--json_out={json_out}", f"--plot_out={plot_out}"],
         capture_output=True, text=True, check=True,
     )
-    assert "| blocks | reversible | plain |" in done.stdout
+    assert "| blocks | plain |" in done.stdout
     payload = json.loads(json_out.read_text())
-    assert sorted(payload["peak_bytes"]) == ["plain/1", "plain/2", "reversible/1", "reversible/2"]
+    assert sorted(payload["peak_bytes"]) == ["plain/1", "plain/2"]
     plain = payload["peak_bytes"]
     assert payload["summary"]["plain_growth_1_to_2"] == pytest.approx(
         plain["plain/2"][0] / plain["plain/1"][0])
     assert plot_out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.mark.slow
-def test_unet_command_line_sweeps_and_reports_a_budget_plain_cannot_meet(tmp_path):
-    out = {name: tmp_path / f"unet.{name}" for name in ("json", "md", "png")}
-    done = subprocess.run(
-        [sys.executable, "-m", "brats_rev.bench.memory", "--what=unet", "--preset=tiny",
-         "--modes=plain,reversible", "--patches=8", "--blocks=1", "--widths=8",
-         "--sweep_patch=8", "--budget_mb=1", "--max_edge=16",
-         f"--json_out={out['json']}", f"--markdown_out={out['md']}", f"--plot_out={out['png']}"],
-        capture_output=True, text=True, check=True,
-    )
-    payload = json.loads(out["json"].read_text())
-    assert set(payload["sweeps"]) == {"patch", "blocks", "width"}
-    plain_8 = payload["sweeps"]["patch"]["peak_bytes"]["plain"][0]
-    assert 0 < plain_8 < 2**20 * 50
-    # 1 MiB fits no plain step: its searches stop at their first candidate and report None,
-    # so there is no ratio to report.
-    assert payload["budget"]["found"]["plain"] == {
-        "patch_edge": None, "blocks": None, "base_width": None}
-    assert payload["budget"]["ratios"] == {"voxels": None, "depth": None, "width": None}
-    assert len(payload["points"]) >= 6 + 6
-    markdown = out["md"].read_text()
-    assert markdown in done.stdout
-    assert f"| 8 | {plain_8 / 2**20:.0f} |" in markdown
-    assert "| voxels | - | 3.0x |" in markdown
-    assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
