@@ -7,8 +7,10 @@ machine without a GPU. A newcomer reads those as failures. `install()` arranges 
 `import tensorflow` of the process to run with file descriptor 2 captured, followed by the
 device listing; afterwards every captured line is written back to stderr except the notices
 (NOTICE_PATTERNS), TensorFlow's later C++ messages are turned off (TF_CPP_MIN_LOG_LEVEL=3
-unless the environment sets it) and its Python logger is set to ERROR (deprecation notices
-about its own internals). Python warnings and errors pass.
+unless the environment sets it), its Python logger is set to ERROR (deprecation notices
+about its own internals), and INFO records that TensorFlow's or Keras' own modules send through
+absl's logger (one line per checkpoint written, for instance) are dropped; the program's own
+INFO lines stay. Python warnings and errors pass.
 
 The programs call it first thing (the `brats_rev` and `pipelines` packages do so when the
 process was started as `python -m brats_rev.<program>`, `python -m pipelines.<program>` or
@@ -18,10 +20,13 @@ Library code that imports brats_rev is never affected.
 
 import importlib.abc
 import importlib.machinery
+import logging
 import os
 import re
 import sys
 import tempfile
+
+from absl import logging as absl_logging
 
 # Lines that TensorFlow prints at start-up and that say nothing about the user's job.
 NOTICE_PATTERNS = (
@@ -56,6 +61,23 @@ def without_notices(text):
     """`text` without the lines that match NOTICE_PATTERNS."""
     return "".join(line for line in text.splitlines(keepends=True)
                    if not any(pattern.search(line) for pattern in NOTICE_PATTERNS))
+
+
+# Where the modules whose INFO records are dropped live (a path part of the record's file).
+_LIBRARY_PATH_PARTS = (f"{os.sep}tensorflow{os.sep}", f"{os.sep}keras{os.sep}")
+
+
+def is_library_info(record):
+    """True for an INFO-or-lower `logging.LogRecord` emitted by TensorFlow or Keras code."""
+    return record.levelno < logging.WARNING and any(
+        part in record.pathname for part in _LIBRARY_PATH_PARTS)
+
+
+class _LibraryInfoFilter(logging.Filter):
+    """Drops `is_library_info` records."""
+
+    def filter(self, record):
+        return not is_library_info(record)
 
 
 class _QuietLoader(importlib.abc.Loader):
@@ -108,6 +130,9 @@ def install(argv=None):
     # TensorFlow's later C++ messages (INFO, WARNING and its ERROR-level notices such as
     # oneDNN's fallbacks): an error that stops the job is raised in Python anyway.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    absl_logger = absl_logging.get_absl_logger()  # absl's logger class: callers stay right
+    if not any(isinstance(f, _LibraryInfoFilter) for f in absl_logger.filters):
+        absl_logger.addFilter(_LibraryInfoFilter())
     if not any(isinstance(finder, _TensorFlowFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _TensorFlowFinder())
     return True

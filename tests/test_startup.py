@@ -1,5 +1,7 @@
 """Programs start quietly: TensorFlow's C++ start-up notices are filtered, nothing else is."""
 
+import logging
+import os
 import subprocess
 import sys
 
@@ -41,6 +43,18 @@ def test_only_our_programs_are_quietened():
     assert startup.is_program(["-m", "--x"])
     assert startup.is_program(["/venv/bin/brats-rev-train"])
     assert not startup.is_program(["/venv/bin/pytest"]) and not startup.is_program([])
+
+
+def _record(pathname, level):
+    return logging.LogRecord("absl", level, pathname, 1, "message", None, None)
+
+
+def test_only_library_info_records_are_dropped():
+    library = os.path.join("", "venv", "site-packages", "tensorflow", "python", "saver.py")
+    assert startup.is_library_info(_record(library, logging.INFO))
+    assert startup.is_library_info(_record(library.replace("tensorflow", "keras"), logging.DEBUG))
+    assert not startup.is_library_info(_record(library, logging.WARNING))
+    assert not startup.is_library_info(_record("/repo/brats_rev/train.py", logging.INFO))
 
 
 def _stderr_of(*flags):
