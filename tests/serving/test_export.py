@@ -15,19 +15,17 @@ import pytest
 import tensorflow as tf
 
 from brats_rev import phantoms, run_folder
-from brats_rev.config import InferenceConfig, preset
+from brats_rev.config import preset
 from brats_rev.data import layouts
-from brats_rev.inference.loading import load_model
 from brats_rev.models import build_model
 from brats_rev.serving import saved_model
+from tests.serving.conftest import EXPORT_MAX_VOXELS, EXPORT_THRESHOLDS, WINDOW
 
 # Every test here shares module fixtures that take tens of seconds: the full tier only.
 pytestmark = pytest.mark.slow
 
-WINDOW = (16, 16, 16)
 CASE_SHAPE = (40, 44, 36)
-# The untrained tiny model's probabilities sit near 0.5; these thresholds give all four labels.
-THRESHOLDS = ("0.5", "0.5", "0.52")
+THRESHOLDS = tuple(str(t) for t in EXPORT_THRESHOLDS)
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -37,24 +35,15 @@ def _run(*args):
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    """A tiny reversible U-Net (untrained, seeded: module fixtures run before the per-test
-    seed) saved as .keras."""
-    path = str(tmp_path_factory.mktemp("model") / "tiny.keras")
-    keras.utils.set_random_seed(3)
-    model = build_model(preset("tiny", block_mode="reversible"))
-    model.save(path)
-    return path
+def model_path(tiny_export):
+    """The shared tiny reversible U-Net's `.keras` file (tests/serving/conftest.py)."""
+    return tiny_export[0]
 
 
 @pytest.fixture(scope="module")
-def exported(model_path, tmp_path_factory):
-    """(export_base, version folder) of the tiny model, thresholds as in THRESHOLDS."""
-    base = str(tmp_path_factory.mktemp("export") / "brats_rev")
-    config = InferenceConfig(thresholds=tuple(float(t) for t in THRESHOLDS))
-    loaded = load_model(model_path, WINDOW)
-    return base, saved_model.export_model(loaded.model, WINDOW, base, config=config,
-                                          max_voxels=70000, source=model_path)
+def exported(tiny_export):
+    """(export_base, version folder) of that model, thresholds EXPORT_THRESHOLDS."""
+    return tiny_export[1], tiny_export[2]
 
 
 def _signature_blocks(cli_output):
@@ -167,7 +156,7 @@ def test_segment_labels_follow_the_requested_convention_and_probabilities_are_op
 @pytest.mark.parametrize("image, message", [
     (np.ones((20, 20, 20, 3), np.float32), "not compatible with expected shape"),
     (np.ones((20, 20, 20), np.float32), "not compatible with expected shape"),
-    (np.ones((50, 40, 36, 4), np.float32), "more than 70000 voxels"),
+    (np.ones((50, 40, 36, 4), np.float32), f"more than {EXPORT_MAX_VOXELS} voxels"),
     (np.zeros((20, 20, 20, 4), np.float32), "brain mask is empty"),
 ])
 def test_segment_rejects_bad_input_with_a_message(signatures, image, message):
@@ -203,7 +192,7 @@ def test_the_version_folder_holds_the_keras_model_metadata_and_a_server_config(
     images = np.random.default_rng(2).normal(size=(1, 16, 16, 16, 4)).astype(np.float32)
     np.testing.assert_array_equal(keras_model(images)["logits"], original(images)["logits"])
     metadata = json.loads(open(os.path.join(version_dir, saved_model.METADATA_NAME)).read())
-    assert metadata["window_size"] == [16, 16, 16] and metadata["max_voxels"] == 70000
+    assert metadata["window_size"] == [16, 16, 16] and metadata["max_voxels"] == EXPORT_MAX_VOXELS
     assert metadata["inference"]["thresholds"] == [0.5, 0.5, 0.52]
     assert metadata["source"] == model_path
     config_text = open(os.path.join(base, saved_model.MODEL_CONFIG_NAME)).read()
