@@ -21,6 +21,10 @@ def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # SavedModel writing logs every traced name
     options = flags.FLAGS
+    try:  # an existing --version is refused before the model is loaded
+        saved_model.free_version(options.export_base, options.version)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
     loaded = inference_flags.loaded_model(options)
     try:
         path = saved_model.export_model(

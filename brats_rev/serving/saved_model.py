@@ -105,6 +105,25 @@ def _check_written(directory):
         raise RuntimeError(f"The export in {directory!r} lacks signatures {sorted(missing)}.")
 
 
+def free_version(export_base, version=None):
+    """(version, its folder path) for a new export into `export_base`.
+
+    Args:
+      export_base: the TF Serving model base path (need not exist yet).
+      version: positive int, or None for the next free one.
+    Raises:
+      ValueError: `version` is not a positive int, or already exists.
+    """
+    version = next_version(export_base) if version is None else version
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"`version` must be a positive int. Received: version={version!r}")
+    final = os.path.join(export_base, str(version))
+    if os.path.exists(final):
+        raise ValueError(f"Version {version} already exists in {export_base!r}; versions are "
+                         "never replaced (omit --version to take the next free one).")
+    return version, final
+
+
 def export_model(model, window_size, export_base, version=None, config=None,
                  max_voxels=DEFAULT_MAX_VOXELS, model_name=DEFAULT_MODEL_NAME, source=None):
     """Writes `export_base/<version>/` (SavedModel, model.keras, export.json) atomically and
@@ -126,13 +145,7 @@ def export_model(model, window_size, export_base, version=None, config=None,
       ValueError: `version` is not a positive int, or already exists.
     """
     config = config or InferenceConfig()
-    version = next_version(export_base) if version is None else version
-    if not isinstance(version, int) or version < 1:
-        raise ValueError(f"`version` must be a positive int. Received: version={version!r}")
-    final = os.path.join(export_base, str(version))
-    if os.path.exists(final):
-        raise ValueError(f"Version {version} already exists in {export_base!r}; versions are "
-                         "never replaced (omit --version to take the next free one).")
+    version, final = free_version(export_base, version)
     os.makedirs(export_base, exist_ok=True)
     temporary = tempfile.mkdtemp(prefix=f"{_TEMPORARY_PREFIX}{version}-", dir=export_base)
     try:
