@@ -10,8 +10,9 @@ zero-padded symmetrically up to the window and the result cropped back.
 Memory: besides the input, only one float32 accumulator of (X, Y, Z, K + 1) values (the
 weighted sum of predictions and the sum of weights), the zero-padded window being added to it,
 and one batch of windows are held. Windows are cut with `tf.slice` and added back by padding
-them to the volume and adding: on 2 CPU cores, a 128³ window in a 140x172x140 volume takes
-0.03 s this way against 0.17 s with `tf.gather_nd` + `tf.tensor_scatter_nd_add`.
+them to the volume and adding (on CPU faster than `tf.gather_nd` + `tf.tensor_scatter_nd_add`);
+the whole sliding window's overhead over the model calls is measured in docs/BENCHMARKS.md
+("Inference").
 """
 
 import numpy as np
