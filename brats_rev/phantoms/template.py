@@ -63,7 +63,7 @@ def _large_components(mask, min_voxels):
 
 @functools.lru_cache(maxsize=1)
 def load_template():
-    """The Template, computed on the first call of a process (about 3 s) and cached."""
+    """The Template, computed on the first call of a process and cached."""
     from nilearn import datasets  # imported here: slow to import, needed only for the atlas
 
     t1 = datasets.load_mni152_template(resolution=1)
