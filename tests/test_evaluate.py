@@ -99,3 +99,42 @@ def test_flat_reference_folder_and_the_program(tmp_path, folders):
     assert failing.returncode == 1
     assert f"missing prediction: {ids[2]}" in failing.stdout
     assert f"failed: {ids[3]}: " in failing.stdout
+
+
+def _save_labels(path, label_array, affine):
+    nib.save(nib.Nifti1Image(np.asarray(label_array, np.uint8), affine), str(path))
+
+
+def test_the_program_takes_the_convention_given_hd95_in_mm_and_refuses_a_moved_grid(tmp_path):
+    """Voxels of 1 x 1 x 3 mm (the header's zooms). Case 0: reference ET on z = 2, 3,
+    prediction ET on z = 3, 4 (one slice further). Each mask's voxels are all surface; the
+    pooled distances are 0, 0 (z = 3 to itself) and 3, 3 mm (one slice of 3 mm), so HD95 is
+    3 mm (1 with the voxel size ignored) and Dice 2 * 1 / 4 in every region. ET is 3: the case
+    ids name 2021, whose convention has no 3, so they only read as --label_convention=brats2023.
+    Case 1's prediction lies 0.5 mm off its reference's grid: refused, not scored."""
+    affine = np.diag([1.0, 1.0, 3.0, 1.0])
+    moved = affine.copy()
+    moved[0, 3] = 0.5
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    reference, prediction = np.zeros((2, 6, 6, 7), np.uint8)
+    reference[2, 2, 2:4] = 3
+    prediction[2, 2, 3:5] = 3
+    for case_id, prediction_affine in [("BraTS2021_00000", affine), ("BraTS2021_00001", moved)]:
+        _save_labels(gt_dir / f"{case_id}.nii.gz", reference, affine)
+        _save_labels(pred_dir / f"{case_id}.nii.gz", prediction, prediction_affine)
+    result = subprocess.run(
+        [sys.executable, "-m", "brats_rev.evaluate", f"--pred_dir={pred_dir}",
+         f"--gt_dir={gt_dir}", f"--output_dir={tmp_path / 'scores'}",
+         "--label_convention=brats2023"], capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr  # a failed case
+    assert "1 cases scored" in result.stdout
+    assert (f"failed: BraTS2021_00001: {pred_dir / 'BraTS2021_00001.nii.gz'}: affine differs "
+            "from the reference's by up to 0.5 mm") in result.stdout
+    with open(tmp_path / "scores" / "metrics.csv") as handle:
+        [row] = csv.DictReader(handle)
+    assert row["case_id"] == "BraTS2021_00000"
+    for region in ("WT", "TC", "ET"):
+        assert float(row[f"hd95_{region}"]) == pytest.approx(3.0)
+        assert float(row[f"dice_{region}"]) == pytest.approx(0.5)

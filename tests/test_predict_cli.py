@@ -24,6 +24,15 @@ def _run(*args):
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
+def _box_labels(case, margin, value):
+    """uint8 labels of `case` (a Case) that are `value` inside its brain crop box widened by
+    `margin`, 0 elsewhere: what near-0 thresholds make the untrained model write."""
+    image = np.stack([np.asarray(nib.load(path).dataobj) for path in case.images], -1)
+    expected = np.zeros(image.shape[:3], np.uint8)
+    expected[tuple(slice(a, b) for a, b in prepare_case(image, margin=margin).box)] = value
+    return expected
+
+
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("model") / "tiny.keras")
@@ -50,10 +59,7 @@ def test_predicts_every_readable_case_in_its_convention(tmp_path, model_path):
     found = {case.case_id: case for case in find_cases(str(root), require_seg=False)[0]}
     for case_id, release, et in [(ids_2021[0], "2021", 4), (id_2023, "2023", 3)]:
         flair = nib.load(found[case_id].images[0])
-        image = np.stack([np.asarray(nib.load(p).dataobj) for p in found[case_id].images], -1)
-        box = prepare_case(image, margin=4).box
-        expected = np.zeros(SHAPE, np.uint8)
-        expected[tuple(slice(a, b) for a, b in box)] = et
+        expected = _box_labels(found[case_id], 4, et)
         written = nib.load(str(output_dir / f"{case_id}.nii.gz"))
         assert written.get_data_dtype() == np.uint8
         np.testing.assert_array_equal(written.affine, flair.affine)
@@ -70,6 +76,33 @@ def test_predicts_every_readable_case_in_its_convention(tmp_path, model_path):
     assert [f["case_id"] for f in report["failed"]] == [ids_2021[1]]
     assert report["failed"][0]["file"].endswith(f"{ids_2021[1]}_t2.nii.gz")
     assert report["window_size"] == [16, 16, 16] and report["config"]["thresholds"] == [1e-6] * 3
+
+
+@pytest.mark.slow
+def test_crop_margin_et_min_voxels_and_label_convention_reach_the_labels(tmp_path, model_path):
+    """One run, three flags. Thresholds near 0 make every voxel of the crop box ET. With
+    --crop_margin=0 the boxes of the two 2021 cases hold 21840 and 19251 voxels (40960 and
+    42315 with the default margin 4); --et_min_voxels=20000 lies between them, so the smaller
+    case's ET (the whole box, one count per case) becomes NCR (1) and the larger's stays ET,
+    written 3 as --label_convention=brats2023 asks (4 in the cases' own 2021 convention)."""
+    ids = phantoms.write_dataset(str(tmp_path / "in"), 2, "2021", SHAPE)
+    found = {case.case_id: case for case in find_cases(str(tmp_path / "in"))[0]}
+    volumes = {case_id: int(np.count_nonzero(_box_labels(found[case_id], 0, 1)))
+               for case_id in ids}
+    assert volumes == {ids[0]: 21840, ids[1]: 19251}
+    output_dir = tmp_path / "out"
+    result = _run(f"--model={model_path}", f"--input={tmp_path / 'in'}",
+                  f"--output_dir={output_dir}", "--window_size=16,16,16",
+                  "--thresholds=1e-6,1e-6,1e-6", "--crop_margin=0", "--et_min_voxels=20000",
+                  "--label_convention=brats2023")
+    assert result.returncode == 0, result.stderr
+    for case_id, value in [(ids[0], 3), (ids[1], labels.NCR)]:
+        written = nib.load(str(output_dir / f"{case_id}.nii.gz"))
+        np.testing.assert_array_equal(np.asarray(written.dataobj),
+                                      _box_labels(found[case_id], 0, value))
+    config = json.loads((output_dir / "prediction_report.json").read_text())["config"]
+    assert config["crop_margin"] == 0 and config["et_min_voxels"] == 20000
+    assert config["label_convention"] == "brats2023"
 
 
 @pytest.mark.slow

@@ -1,35 +1,97 @@
-"""The conversion program: exit code on rejects, --allow_rejects, report printed."""
+"""The conversion program: exit code on rejects, --allow_rejects, report printed, and the
+--workers, --folds, --margin and --runner flags reaching the conversion."""
 
+import glob
 import os
 import subprocess
 import sys
+import tempfile
+import time
 
 import pytest
 
 from brats_rev import phantoms
-from brats_rev.data import manifest
+from brats_rev.data import case_reader, manifest, prepare
+from brats_rev.data.cases import find_cases
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def _run(*args):
     return subprocess.run([sys.executable, "-m", "pipelines.convert_brats", *args],
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                          capture_output=True, text=True, check=False, env=ENV)
+
+
+def _worker_processes(pid):
+    """Ids of the running children of process `pid` that are multiprocessing spawn workers."""
+    children = set()
+    for path in glob.glob(f"/proc/{pid}/task/*/children"):
+        try:
+            with open(path) as handle:
+                children.update(int(child) for child in handle.read().split())
+        except OSError:  # the thread ended
+            continue
+    workers = set()
+    for child in children:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as handle:
+                if b"spawn_main" in handle.read():
+                    workers.add(child)
+        except OSError:  # the child ended
+            continue
+    return workers
+
+
+def _run_counting_workers(*args):
+    """(CompletedProcess, ids of every spawned worker process seen while it ran) of the
+    program (Linux /proc)."""
+    command = [sys.executable, "-m", "pipelines.convert_brats", *args]
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True, env=ENV)
+        workers = set()
+        while process.poll() is None:
+            workers |= _worker_processes(process.pid)
+            time.sleep(0.05)
+        stdout.seek(0)
+        stderr.seek(0)
+        result = subprocess.CompletedProcess(command, process.returncode, stdout.read(),
+                                             stderr.read())
+    return result, workers
 
 
 @pytest.mark.slow
 def test_exit_code_reflects_rejects(tmp_path):
+    """Also: the failing run converts in --workers=2 processes with --folds=3 and --margin=2;
+    the allowed one runs on Beam (--runner=beam), which takes an option the local runner
+    refuses."""
     ids = phantoms.write_dataset(str(tmp_path / "in"), 3, "2021", (24, 28, 20), extension=".nii")
     os.remove(tmp_path / "in" / ids[1] / f"{ids[1]}_flair.nii")
     common = [f"--input_dir={tmp_path / 'in'}", f"--output_dir={tmp_path / 'out'}",
               "--num_shards=2"]
-    failed = _run(*common)
+    failed, workers = _run_counting_workers(*common, "--workers=2", "--folds=3", "--margin=2")
     assert failed.returncode == 1, failed.stderr
     assert f"REJECTED {ids[1]}: " in failed.stdout and "missing modality flair" in failed.stdout
     assert "converted 2 cases into 2 shards" in failed.stdout
     assert "2/3 cases" not in failed.stdout and "3/3 cases" not in failed.stdout  # bar on stderr
     assert "2/2 cases, 0 rejected" in failed.stderr
-    allowed = _run(*common, "--allow_rejects")
+    assert len(workers) == 2  # none with the default --workers=1 (converted in the program)
+    document = manifest.load_manifest(str(tmp_path / "out"))
+    assert document["options"]["margin"] == 2 and document["options"]["num_folds"] == 3
+    # Three folds (the default is 5) dealt from the two converted cases: one stays empty.
+    assert len(document["folds"]) == 3
+    assert sorted(len(fold) for fold in document["folds"]) == [0, 1, 1]
+    assert sorted(sum(document["folds"], [])) == [ids[0], ids[2]]
+    for case in find_cases(str(tmp_path / "in"))[0]:
+        loaded, _ = case_reader.load_case(case)
+        box = prepare.crop_case(loaded.image, loaded.seg, case.convention, margin=2).box
+        default_box = prepare.crop_case(loaded.image, loaded.seg, case.convention).box
+        assert box.tolist() != default_box.tolist()  # the margin shows in the box
+        assert document["cases"][case.case_id]["crop_box"] == box.tolist()
+
+    # A Beam pipeline option is passed on to Beam, which draws no progress bar.
+    allowed = _run(*common, "--allow_rejects", "--runner=beam", "--direct_num_workers=1")
     assert allowed.returncode == 0, allowed.stderr
+    assert "cases, 0 rejected" not in allowed.stderr
     assert manifest.load_manifest(str(tmp_path / "out"))["num_cases"] == 2
     unknown = _run(*common, "--no_such_flag=1")
     assert unknown.returncode != 0 and "unknown arguments ['--no_such_flag=1']" in unknown.stderr

@@ -107,3 +107,44 @@ def test_usage_errors_write_nothing(dataset, tmp_path, flag, problem):
     assert problem in result.stderr
     assert not os.path.exists(os.path.join(root, "predictions"))
     assert not (tmp_path / "out").exists()
+
+
+def test_model_version_and_message_limit_reach_the_requests(grpc_address, tmp_path):
+    """--model_version=1 of the stand-in labels flair > 600 (the latest, 2, labels > 300);
+    --max_message_mb=1 lets the 32 x 32 x 24 case's request (384 KiB of float32) through and
+    stops the 64 x 64 x 64 one's (4 MiB) in this client, naming the limit in bytes."""
+    root = tmp_path / "in"
+    [small] = phantoms.write_dataset(str(root), 1, "2021", SHAPE)
+    [large] = phantoms.write_dataset(str(root), 1, "2021", (64, 64, 64), first_case=1)
+    output_dir = tmp_path / "out"
+    result = _run(f"--server={grpc_address}", "--model_name=standin", "--model_version=1",
+                  "--max_message_mb=1", f"--input={root}", f"--output_dir={output_dir}")
+    assert result.returncode == 1, result.stderr
+    flair = np.asarray(nib.load(str(root / small / f"{small}_flair.nii.gz")).dataobj)
+    expected = (flair > 600).astype(np.uint8)
+    assert not np.array_equal(expected, flair > 300)  # the versions differ on this case
+    written = nib.load(str(output_dir / f"{small}.nii.gz"))
+    np.testing.assert_array_equal(np.asarray(written.dataobj), expected)
+    report = json.loads((output_dir / "prediction_report.json").read_text())
+    assert report["model"] == "model 'standin' (version 1)"
+    assert report["written"] == [small]
+    [failure] = report["failed"]
+    assert failure["case_id"] == large
+    assert "message too large for the gRPC limit of the server or of this client " \
+           "(1048576 bytes)" in failure["problem"]
+
+
+def test_a_tiny_timeout_fails_the_case_with_a_deadline_error(grpc_address, tmp_path):
+    """The exported model takes far longer than --timeout_s=0.001 to segment a case."""
+    [case_id] = phantoms.write_dataset(str(tmp_path / "in"), 1, "2021", SHAPE)
+    output_dir = tmp_path / "out"
+    result = _run(f"--server={grpc_address}", "--model_name=brats", "--timeout_s=0.001",
+                  f"--input={tmp_path / 'in'}", f"--output_dir={output_dir}")
+    assert result.returncode == 1, result.stderr
+    report = json.loads((output_dir / "prediction_report.json").read_text())
+    assert report["written"] == []
+    [failure] = report["failed"]
+    assert failure["case_id"] == case_id
+    assert failure["problem"].endswith(
+        f"no answer from {grpc_address} within 0.001 s (timeout_s)")
+    assert not (output_dir / f"{case_id}.nii.gz").exists()

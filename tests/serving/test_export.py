@@ -202,15 +202,23 @@ def test_the_version_folder_holds_the_keras_model_metadata_and_a_server_config(
 
 
 def test_the_cli_takes_the_next_version_and_never_replaces_one(model_path, tmp_path):
+    """Also: --max_voxels reaches export.json and the `segment` signature's check (the
+    default, 256**3, would accept the 21 x 20 x 20 = 8400 voxel image)."""
     base = tmp_path / "models"
     os.makedirs(base / "3")  # an existing version (maybe not ours): the next one is 4
     os.makedirs(base / ".export-7-leftover")
     args = ("-m", "brats_rev.export", f"--model={model_path}", f"--export_base={base}",
-            "--window_size=16,16,16", "--model_name=glioma")
+            "--window_size=16,16,16", "--model_name=glioma", "--max_voxels=8000")
     first = _run(*args)
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip().endswith(str(base / "4"))
-    assert tf.saved_model.load(str(base / "4")).signatures["segment"] is not None
+    loaded = tf.saved_model.load(str(base / "4"))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="image has more than 8000 voxels, this model") as refused:
+        _segment((loaded, loaded.signatures), _phantom_image((21, 20, 20)))
+    assert "limit (set by `python -m brats_rev.export --max_voxels`)" in str(refused.value)
+    metadata = json.loads((base / "4" / saved_model.METADATA_NAME).read_text())
+    assert metadata["max_voxels"] == 8000
     assert 'name: "glioma"' in (base / saved_model.MODEL_CONFIG_NAME).read_text()
     again = _run(*args, "--version=4")
     assert again.returncode == 1
