@@ -220,9 +220,11 @@ def test_the_cli_takes_the_next_version_and_never_replaces_one(model_path, tmp_p
     metadata = json.loads((base / "4" / saved_model.METADATA_NAME).read_text())
     assert metadata["max_voxels"] == 8000
     assert 'name: "glioma"' in (base / saved_model.MODEL_CONFIG_NAME).read_text()
-    again = _run(*args, "--version=4")
+    # Refused before the model is loaded: a --model that does not exist is not reached.
+    again = _run(*[a for a in args if not a.startswith("--model=")],
+                 f"--model={tmp_path / 'missing.keras'}", "--version=4")
     assert again.returncode == 1
-    assert "Version 4 already exists" in again.stderr
+    assert "Version 4 already exists" in again.stderr and "missing.keras" not in again.stderr
     assert sorted(os.listdir(base)) == [".export-7-leftover", "3", "4",
                                         saved_model.MODEL_CONFIG_NAME]
 
