@@ -43,7 +43,8 @@ def test_stages_chain_each_output_into_the_next_input(size_name):
     export = _flags(stages["export"])
     assert (export["model"], export["export_base"]) == (train["model_dir"], layout.export)
     bench = _flags(stages["memory benchmark"])
-    assert (bench["what"], bench["modes"]) == ("unet", "reversible,plain")
+    assert stages["memory benchmark"].argv[2] == "brats_rev.bench.memory_unet"
+    assert bench["modes"] == "reversible,plain"
     assert bench["json_out"] == layout.bench_json
     for stage in stages.values():  # everything lands under the layout's root
         for name, value in _flags(stage).items():
