@@ -1,29 +1,52 @@
 """Exact resume: a run killed with SIGKILL mid-epoch and restarted ends with the same weights
 as an uninterrupted run and keeps its completed checkpoints; raising --epochs extends a
-finished run."""
+finished run. The same runs validate every epoch: `model.keras` holds the best epoch's weights,
+and the best validation Dice is checkpointed, so it survives a restart."""
 
+import json
 import os
+import re
 import signal
 import time
 
 import pytest
 import tensorflow as tf
 
+from brats_rev.demo.report import read_scalars
 from tests.training import helpers
 
 pytestmark = pytest.mark.slow
-FLAGS = ["--override=model.filters=[8,16]", "--override=data.patch_size=16",
-         "--override=train.steps_per_epoch=4", "--override=train.warmup_steps=2",
-         "--override=train.fold=null", "--override=train.log_every=2", "--epochs=2"]
+# The tiny run, validated on fold 0 after every epoch (no window overlap: 48 windows per case).
+# Ten times the tiny preset's learning rate makes the validation Dice of these few steps move
+# by a lot from epoch to epoch, so that the best epoch is not the last one.
+FLAGS = [*helpers.TINY_RUN, "--override=train.fold=0", "--val_every=1",
+         "--override=train.val_overlap=0", "--override=train.learning_rate=0.03"]
 
 
-def wait_for(path, text, process, timeout=240):
-    """Waits until file `path` contains `text` (while `process` runs)."""
-    deadline = time.monotonic() + timeout
-    while not (os.path.exists(path) and text in open(path).read()):
-        assert process.poll() is None, process.communicate()[0]
-        assert time.monotonic() < deadline, f"{path} did not appear"
-        time.sleep(0.05)
+def validation_scores(run):
+    """{step: validation mean Dice} that run folder `run` logged (float32 summaries)."""
+    steps, values = read_scalars(run / "logs" / "validation")["mean_dice"]
+    return dict(zip(steps, values, strict=True))
+
+
+def stored_best(checkpoint):
+    """The best validation mean Dice held by checkpoint prefix `checkpoint`."""
+    return float(tf.train.load_checkpoint(str(checkpoint)).get_tensor(
+        "best_mean_dice/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def best_summary(run):
+    return json.loads((run / "best" / "best.json").read_text())
+
+
+def assert_best_is_the_running_maximum(run, scores):
+    """Each checkpoint of `run` (still kept) holds the best score of the epochs up to and
+    including its own: a run resumed from it compares later epochs with that value."""
+    for step, _ in sorted(scores.items()):
+        if os.path.exists(run / "checkpoints" / f"ckpt-{step}.index"):
+            best_so_far = max(value for at, value in scores.items() if at <= step)
+            assert stored_best(run / "checkpoints" / f"ckpt-{step}") == pytest.approx(
+                best_so_far, abs=1e-7), (step, scores)
 
 
 def test_sigkill_and_restart_match_an_uninterrupted_run(tmp_path):
@@ -31,7 +54,7 @@ def test_sigkill_and_restart_match_an_uninterrupted_run(tmp_path):
     uninterrupted = helpers.launch("brats_rev.train", [f"--model_dir={whole}", *FLAGS])
     victim = helpers.launch("brats_rev.train", [f"--model_dir={killed}", *FLAGS])
     # The first epoch's checkpoint is complete once the manager's state file names it.
-    wait_for(killed / "checkpoints" / "checkpoint", "ckpt-4", victim)
+    helpers.wait_for(killed / "checkpoints" / "checkpoint", "ckpt-4", victim)
     time.sleep(0.1)  # into the second epoch
     victim.send_signal(signal.SIGKILL)
     victim.wait()
@@ -48,13 +71,48 @@ def test_sigkill_and_restart_match_an_uninterrupted_run(tmp_path):
     assert "Sharding callback" not in output and "functional_saver" not in output
     code, output = helpers.finish(uninterrupted)
     assert code == 0, output
+    # Every variable, the best Dice so far included.
     assert helpers.max_difference(helpers.model_weights(whole / "checkpoints"),
                                   helpers.model_weights(killed / "checkpoints")) == 0.0
+    assert best_summary(killed) == best_summary(whole)
 
-    # The finished run, extended by one epoch, continues from step 8.
-    extended = [*FLAGS[:-1], "--epochs=3"]
+    # The best Dice so far is in each epoch's checkpoint, the epoch's own validation included.
+    scores = validation_scores(whole)
+    assert sorted(scores) == [4, 8], scores
+    assert_best_is_the_running_maximum(whole, scores)
+
+    # The finished run, extended by two epochs, continues from step 8.
+    extended = [*FLAGS, "--epochs=4"]
     code, output = helpers.finish(helpers.launch("brats_rev.train",
                                                  [f"--model_dir={whole}", *extended]))
     assert code == 0, output
-    assert "ckpt-8 (step 8)" in output and "Done: 12 steps" in output
-    assert tf.train.latest_checkpoint(whole / "checkpoints").endswith("ckpt-12")
+    assert "ckpt-8 (step 8)" in output and "Done: 16 steps" in output
+    assert tf.train.latest_checkpoint(whole / "checkpoints").endswith("ckpt-16")
+
+    # The resumed run starts from the best Dice of the first two epochs and replaces the best
+    # model only with an epoch that scores higher (a tie keeps the earlier one).
+    scores = validation_scores(whole)
+    assert sorted(scores) == [4, 8, 12, 16], scores
+    assert_best_is_the_running_maximum(whole, scores)
+    best_step = min(step for step, value in scores.items() if value == max(scores.values()))
+    best = best_summary(whole)
+    assert (best["step"], best["epoch"], best["checkpoint"]) == (
+        best_step, best_step // 4, f"ckpt-{best_step}"), (best, scores)
+    assert best["mean_dice"] == pytest.approx(scores[best_step], abs=1e-7)
+    assert stored_best(whole / "checkpoints" / "ckpt-16") == best["mean_dice"]
+    shown = float(re.search(r"best validation mean Dice ([0-9.]+)", output).group(1))
+    assert shown == round(best["mean_dice"], 4), output
+    # With these settings the Dice per epoch is about 0.10, 0.33, 0.33, 0.16: the third epoch
+    # beats the second by a little, the fourth falls back. A best epoch that is the last would
+    # make the next check prove nothing.
+    assert best_step != 16, scores
+
+    # model.keras holds the weights of the best epoch (those of its checkpoint), not the last.
+    final = helpers.keras_weights(whole / "model.keras")
+    assert helpers.same_arrays(final, helpers.trainable_weights(whole / "best" /
+                                                                best["checkpoint"]))
+    assert helpers.same_arrays(final, helpers.trainable_weights(
+        whole / "checkpoints" / best["checkpoint"]))
+    assert helpers.same_arrays(final, helpers.keras_weights(whole / "best" / "model.keras"))
+    assert not helpers.same_arrays(final, helpers.trainable_weights(
+        whole / "checkpoints" / "ckpt-16"))
