@@ -227,9 +227,10 @@ def _train_epochs(session, dataset_fn):
             timing.validation_seconds += time.perf_counter() - started
         # After the validation: the checkpoint holds the best Dice including this epoch's, so
         # a run resumed from it compares later epochs with that (and does not skip a
-        # validation that a kill interrupted: it redoes the epoch).
-        session.store.save(current)
+        # validation that a kill interrupted: it redoes the epoch). The epoch's summaries are
+        # on disk before its checkpoint, which a resumed run would not log again.
         session.summaries.flush()
+        session.store.save(current)
     best = float(state["best_mean_dice"].numpy())
     return TrainResult(current, best if best >= 0 else None, timing.loop_seconds(),
                        timing.loop_steps, timing.step_seconds)

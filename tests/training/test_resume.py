@@ -74,12 +74,17 @@ def test_sigkill_and_restart_match_an_uninterrupted_run(tmp_path):
     assert "ckpt-4 (step 4)" in output and "Done: 8 steps" in output
     # A checkpoint was written, but TensorFlow's INFO line for it is not shown (startup).
     assert "Sharding callback" not in output and "functional_saver" not in output
+    restarted_best = best_summary(killed)
+    # The restarted run, extended by two epochs, continues from step 8 (started now, beside
+    # the other two runs).
+    extension = helpers.launch("brats_rev.train", [f"--model_dir={killed}", *FLAGS,
+                                                   "--epochs=4"])
     code, output = helpers.finish(uninterrupted)
     assert code == 0, output
     # Every variable, the best Dice so far included.
     assert helpers.max_difference(helpers.model_weights(whole / "checkpoints"),
-                                  helpers.model_weights(killed / "checkpoints")) == 0.0
-    assert best_summary(killed) == best_summary(whole)
+                                  helpers.model_weights(killed / "checkpoints" / "ckpt-8")) == 0.0
+    assert restarted_best == best_summary(whole)
 
     # The best Dice so far is in each epoch's checkpoint, the epoch's own validation included.
     scores = validation_scores(whole)
@@ -101,25 +106,22 @@ def test_sigkill_and_restart_match_an_uninterrupted_run(tmp_path):
     np.testing.assert_allclose(losses[1], read_scalars(whole / "logs" / "train")["loss"][1],
                                rtol=1e-4)
 
-    # The finished run, extended by two epochs, continues from step 8.
-    extended = [*FLAGS, "--epochs=4"]
-    code, output = helpers.finish(helpers.launch("brats_rev.train",
-                                                 [f"--model_dir={whole}", *extended]))
+    code, output = helpers.finish(extension)
     assert code == 0, output
     assert "ckpt-8 (step 8)" in output and "Done: 16 steps" in output
-    assert tf.train.latest_checkpoint(whole / "checkpoints").endswith("ckpt-16")
+    assert tf.train.latest_checkpoint(killed / "checkpoints").endswith("ckpt-16")
 
     # The resumed run starts from the best Dice of the first two epochs and replaces the best
     # model only with an epoch that scores higher (a tie keeps the earlier one).
-    scores = validation_scores(whole)
+    scores = validation_scores(killed)
     assert sorted(scores) == [4, 8, 12, 16], scores
-    assert_best_is_the_running_maximum(whole, scores)
+    assert_best_is_the_running_maximum(killed, scores)
     best_step = min(step for step, value in scores.items() if value == max(scores.values()))
-    best = best_summary(whole)
+    best = best_summary(killed)
     assert (best["step"], best["epoch"], best["checkpoint"]) == (
         best_step, best_step // 4, f"ckpt-{best_step}"), (best, scores)
     assert best["mean_dice"] == pytest.approx(scores[best_step], abs=1e-7)
-    assert stored_best(whole / "checkpoints" / "ckpt-16") == best["mean_dice"]
+    assert stored_best(killed / "checkpoints" / "ckpt-16") == best["mean_dice"]
     shown = float(re.search(r"best validation mean Dice ([0-9.]+)", output).group(1))
     assert shown == round(best["mean_dice"], 4), output
     # With these settings the Dice per epoch is about 0.10, 0.33, 0.33, 0.16: the third epoch
@@ -128,11 +130,11 @@ def test_sigkill_and_restart_match_an_uninterrupted_run(tmp_path):
     assert best_step != 16, scores
 
     # model.keras holds the weights of the best epoch (those of its checkpoint), not the last.
-    final = helpers.keras_weights(whole / "model.keras")
-    assert helpers.same_arrays(final, helpers.trainable_weights(whole / "best" /
+    final = helpers.keras_weights(killed / "model.keras")
+    assert helpers.same_arrays(final, helpers.trainable_weights(killed / "best" /
                                                                 best["checkpoint"]))
     assert helpers.same_arrays(final, helpers.trainable_weights(
-        whole / "checkpoints" / best["checkpoint"]))
-    assert helpers.same_arrays(final, helpers.keras_weights(whole / "best" / "model.keras"))
+        killed / "checkpoints" / best["checkpoint"]))
+    assert helpers.same_arrays(final, helpers.keras_weights(killed / "best" / "model.keras"))
     assert not helpers.same_arrays(final, helpers.trainable_weights(
-        whole / "checkpoints" / "ckpt-16"))
+        killed / "checkpoints" / "ckpt-16"))
