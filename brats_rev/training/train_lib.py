@@ -4,10 +4,10 @@
 
 builds the model and optimizer in the strategy's scope, restores the newest checkpoint of
 `model_dir` if there is one, and trains epoch by epoch: a distributed step per global batch
-(`step.make_distributed_step`), TensorBoard scalars every `log_every` steps, a checkpoint at
-the end of each epoch, whole-case validation every `val_every` epochs with the best checkpoint
-kept in `best/`, and finally `model.keras` (the best weights, or the last ones if the run never
-validated).
+(`step.make_distributed_step`), TensorBoard scalars every `log_every` steps, whole-case
+validation every `val_every` epochs with the best checkpoint kept in `best/`, a checkpoint at
+the end of each epoch (after its validation: it holds the best validation Dice so far), and
+finally `model.keras` (the best weights, or the last ones if the run never validated).
 
 Exact resume. The input pipeline is deterministic given its seed (patches and augmentation
 are keyed by element index), so a restarted run rebuilds it and skips the batches the
@@ -221,12 +221,16 @@ def _train_epochs(session, dataset_fn):
         current = _run_epoch(session, iterator, epoch, current, memory, timing)
         state["step"].assign(current)
         state["epoch"].assign(epoch + 1)
-        session.store.save(current)
         if validating and ((epoch + 1) % config.val_every == 0 or epoch + 1 == config.epochs):
             started = time.perf_counter()
             _validate_and_keep_best(session, predict, validation_data, epoch)
             timing.validation_seconds += time.perf_counter() - started
+        # After the validation: the checkpoint holds the best Dice including this epoch's, so
+        # a run resumed from it compares later epochs with that (and does not skip a
+        # validation that a kill interrupted: it redoes the epoch). The epoch's summaries are
+        # on disk before its checkpoint, which a resumed run would not log again.
         session.summaries.flush()
+        session.store.save(current)
     best = float(state["best_mean_dice"].numpy())
     return TrainResult(current, best if best >= 0 else None, timing.loop_seconds(),
                        timing.loop_steps, timing.step_seconds)

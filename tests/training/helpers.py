@@ -3,11 +3,17 @@
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# A tiny run of `python -m brats_rev.train` on the sample records: 2 levels of 8 and 16
+# channels, 16^3 patches, 2 epochs of 4 steps, no validation.
+TINY_RUN = ["--override=model.filters=[8,16]", "--override=data.patch_size=16",
+            "--override=train.steps_per_epoch=4", "--override=train.warmup_steps=2",
+            "--override=train.fold=null", "--override=train.log_every=2", "--epochs=2"]
 
 
 def launch(module, args, env=None):
@@ -21,6 +27,15 @@ def finish(process, timeout=300):
     """(exit code, output) of a launched process."""
     output, _ = process.communicate(timeout=timeout)
     return process.returncode, output
+
+
+def wait_for(path, text, process, timeout=240):
+    """Waits until file `path` contains `text` (while `process` runs)."""
+    deadline = time.monotonic() + timeout
+    while not (os.path.exists(path) and text in open(path).read()):
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
 
 
 def model_weights(path):
@@ -37,6 +52,32 @@ def max_difference(first, second):
     """Largest absolute difference between two `model_weights` dicts (same names)."""
     assert first.keys() == second.keys() and first
     return max(float(np.max(np.abs(first[name] - second[name]))) for name in first)
+
+
+def trainable_weights(path):
+    """The model's trainable weights in checkpoint `path` (as `model_weights`), in the order of
+    `model.trainable_weights`: the run's checkpoint reaches them through the optimizer's list."""
+    weights = model_weights(path)
+    count = sum(name.startswith("optimizer/_trainable_variables/") for name in weights)
+    assert count, sorted(weights)
+    return [weights[f"optimizer/_trainable_variables/{index}/.ATTRIBUTES/VARIABLE_VALUE"]
+            for index in range(count)]
+
+
+def keras_weights(path):
+    """The trainable weights of the .keras model file `path`, in model order."""
+    import keras
+
+    import brats_rev.models  # noqa: F401  (registers the layers)
+
+    model = keras.saving.load_model(path, compile=False)
+    return [weight.numpy() for weight in model.trainable_weights]
+
+
+def same_arrays(first, second):
+    """Whether two lists of arrays are equal element for element."""
+    return len(first) == len(second) and all(
+        np.array_equal(a, b) for a, b in zip(first, second, strict=True))
 
 
 def assert_learned(model, baselines, losses):
