@@ -106,30 +106,3 @@ def test_budget_ratio_is_none_when_plain_fits_nothing():
     found = {"plain": {"patch_edge": None, "blocks": None, "base_width": None},
              "reversible": {"patch_edge": 32, "blocks": 2, "base_width": 16}}
     assert unet_sweep.budget_ratios(found) == {"voxels": None, "depth": None, "width": None}
-
-
-@pytest.mark.slow
-def test_real_unet_step_memory_is_flat_in_couplings_for_reversible_and_grows_for_plain():
-    # One training step of the tiny U-Net (levels of 8, 16, 32 channels) on a 32^3 patch, at 1
-    # and 4 couplings per level, each point in a fresh process, two side by side.
-    probe = unet_sweep.UnetProbe("tiny", (8, 16, 32))
-    peaks = unet_sweep.sweep(probe, ["reversible", "plain"], "blocks", [1, 4], (32, 32, 32),
-                             jobs=2)
-    assert len(probe.points) == 4 and all(p["step_seconds"] > 0 for p in probe.points)
-    # What the step allocates above what it starts with (weights and Adam slots, which grow
-    # with the couplings in both modes): activations, gradients and temporaries.
-    step = {(p["spec"]["changes"]["block_mode"], p["spec"]["changes"]["encoder_blocks"]):
-            p["peak_bytes"] - p["baseline_bytes"] for p in probe.points}
-    plain_growth = step["plain", 4] - step["plain", 1]
-    reversible_growth = step["reversible", 4] - step["reversible", 1]
-    # Plain keeps every coupling's activations for the backward pass: measured 44 MB at one
-    # coupling and about 31 MB more per coupling (92 MB from 1 to 4).
-    assert plain_growth >= 1.5 * step["plain", 1], step
-    # Reversible recomputes them. Measured over 13 processes: 12.3-14.9 MB at 1 coupling,
-    # 11.8-15.2 MB at 3 and 4; the executor's op order moves the peak, so one process per
-    # point may see a growth of up to 3.4 MB. A reversible U-Net that kept one feature map per
-    # extra coupling (each coupling's input: about 2.7 MB over the encoder and decoder levels)
-    # would grow by 8.1 MB. 6% of plain's growth (about 5.5 MB) lies between the two.
-    assert reversible_growth <= 0.06 * plain_growth, step
-    # And at 4 couplings the whole step's peak (15% measured).
-    assert peaks["reversible"][1] < 0.3 * peaks["plain"][1], peaks
