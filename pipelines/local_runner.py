@@ -3,14 +3,33 @@
 Cases are converted by `workers` processes (spawned, so each imports TensorFlow afresh rather
 than forking a running runtime); results come back in plan order through a bounded window, so
 memory stays at about 2 * workers cases, and the parent streams them into the shard files.
+Workers exit on their own when the parent dies (even by SIGKILL, which runs no clean-up), so
+a killed conversion leaves no process behind.
 """
 
 import collections
 import concurrent.futures
 import itertools
 import multiprocessing
+import os
+import threading
+import time
 
 from pipelines import conversion
+
+# How often a worker checks that the process that started it is still alive (seconds).
+ORPHAN_CHECK_SECONDS = 0.5
+
+
+def _exit_when_orphaned(parent_pid):
+    """Worker initializer: a daemon thread ends this process once `parent_pid` is gone (the
+    worker is then re-parented, so its parent id changes)."""
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-when-orphaned", daemon=True).start()
 
 
 def _ordered_results(cases, root, options, workers):
@@ -20,7 +39,9 @@ def _ordered_results(cases, root, options, workers):
             yield conversion.convert_case(case, root, options)
         return
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_exit_when_orphaned,
+            initargs=(os.getpid(),)) as pool:
         remaining = iter(cases)
         pending = collections.deque(
             pool.submit(conversion.convert_case, case, root, options)

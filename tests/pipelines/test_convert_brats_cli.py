@@ -3,6 +3,7 @@
 
 import glob
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -95,3 +96,39 @@ def test_exit_code_reflects_rejects(tmp_path):
     assert manifest.load_manifest(str(tmp_path / "out"))["num_cases"] == 2
     unknown = _run(*common, "--no_such_flag=1")
     assert unknown.returncode != 0 and "unknown arguments ['--no_such_flag=1']" in unknown.stderr
+
+
+@pytest.mark.slow
+def test_workers_die_with_a_killed_parent(tmp_path):
+    """SIGKILL runs no clean-up in the parent; its workers notice they are orphaned and exit."""
+    phantoms.write_dataset(str(tmp_path / "in"), 6, "2021", (24, 28, 20))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.convert_brats", f"--input_dir={tmp_path / 'in'}",
+         f"--output_dir={tmp_path / 'out'}", "--workers=2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    deadline = time.monotonic() + 120
+    workers = set()
+    while len(workers) < 2:  # both workers started (each imports TensorFlow)
+        assert process.poll() is None and time.monotonic() < deadline, workers
+        workers = _worker_processes(process.pid)
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 30
+    try:
+        while any(_is_running(worker) for worker in workers):
+            assert time.monotonic() < deadline, f"workers {sorted(workers)} outlived their parent"
+            time.sleep(0.1)
+    finally:  # a failure leaves no process behind either
+        for worker in workers:
+            if _is_running(worker):
+                os.kill(worker, signal.SIGKILL)
+
+
+def _is_running(pid):
+    """False once process `pid` has exited (a zombie counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
