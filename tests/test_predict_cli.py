@@ -116,6 +116,21 @@ def test_refuses_to_write_into_the_input(tmp_path, model_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("output", ["file", "file/predictions"])
+def test_an_output_folder_that_cannot_be_written_is_refused_before_the_model(tmp_path, output):
+    """--output_dir is a file, or lies under one: one line naming it, exit status 1, checked
+    before the model is loaded (the --model given does not exist) and before any case."""
+    phantoms.write_dataset(str(tmp_path / "in"), 1, "2021", SHAPE)
+    (tmp_path / "file").write_text("not a folder")
+    result = _run(f"--model={tmp_path / 'missing.keras'}", f"--input={tmp_path / 'in'}",
+                  f"--output_dir={tmp_path / output}")
+    assert result.returncode == 1, result.stderr
+    assert f"--output_dir '{tmp_path / output}' cannot be written: " in result.stderr
+    assert "missing.keras" not in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "file").read_text() == "not a folder"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("program", ["brats_rev.predict", "brats_rev.export"])
 @pytest.mark.parametrize("broken", ["missing", "config"])
 def test_an_unloadable_model_is_a_usage_error_naming_it(tmp_path, model_path, program, broken):

@@ -7,6 +7,7 @@ InferenceConfig and batch.OutputOptions.
 """
 
 import os
+import tempfile
 
 from absl import app, flags
 
@@ -82,13 +83,27 @@ def inference_config(options):
         et_min_voxels=options.et_min_voxels, crop_margin=options.crop_margin, **per_case)
 
 
+def _check_writable(folder):
+    """Creates `folder` if needed and writes (then removes) a file in it; raises app.UsageError
+    naming --output_dir and the reason if that fails."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise app.UsageError(f"--output_dir {folder!r} cannot be written: "
+                             f"{error.strerror or error}.") from None
+
+
 def output_options(options):
     """batch.OutputOptions of `define_case_flags`; raises app.UsageError if --input is not a
-    folder or --output_dir lies inside it (nothing is ever written into the input)."""
+    folder, --output_dir lies inside it (nothing is ever written into the input) or cannot be
+    written (checked before any case is read)."""
     if not os.path.isdir(options.input):
         raise app.UsageError(f"--input {options.input!r} is not a folder.")
     if batch.inside(options.output_dir, options.input):
         raise app.UsageError(f"--output_dir {options.output_dir!r} is inside --input "
                              f"{options.input!r}; predictions are never written into the input.")
+    _check_writable(options.output_dir)
     return batch.OutputOptions(options.save_probabilities, options.probability_dtype,
                                options.overwrite)
