@@ -6,6 +6,7 @@ is the only reader of `ModelConfig`.
 """
 
 import dataclasses
+import os
 
 from brats_rev.checks import (
     check_bool,
@@ -382,6 +383,11 @@ class Experiment:
 # The named experiments (`--preset`): one table for the model and its training settings;
 # experiments without data / train settings train with the DataConfig / TrainConfig defaults
 # (nnU-Net-like).
+# The built-in sample dataset (tfrecords/sample in the source tree), found from this package
+# so that the defaults work from any working folder.
+SAMPLE_DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "tfrecords", "sample")
+
 EXPERIMENTS = {
     # Our reading of Pendse et al. (BrainLes 2020): a 5-level 3D U-Net whose encoder and
     # decoder stages are reversible MBConv blocks in the EfficientNet style (expansion 4,
@@ -400,7 +406,7 @@ EXPERIMENTS = {
     "tiny": Experiment(
         ModelConfig(filters=(8, 16, 32), encoder_blocks=1, decoder_blocks=1, expand_ratio=2,
                     norm_groups=4),
-        data={"data_dir": "tfrecords/sample", "patch_size": 32, "batch_size": 2},
+        data={"data_dir": SAMPLE_DATA_DIR, "patch_size": 32, "batch_size": 2},
         train={"epochs": 16, "steps_per_epoch": 25, "warmup_steps": 25, "val_every": 4,
                "learning_rate": 3e-3, "log_every": 5}),
 }

@@ -120,7 +120,8 @@ def main(argv):
 
 def define_flags():
     """Defines this entry point's absl flags (called only when run as a program)."""
-    flags.DEFINE_string("data_dir", "tfrecords/sample", "Folder holding manifest.json and shards.")
+    flags.DEFINE_string("data_dir", config_lib.SAMPLE_DATA_DIR,
+                        "Folder holding manifest.json and shards (default: the built-in sample).")
     flags.DEFINE_integer("patch_size", 128, "Cubic patch edge in voxels.", lower_bound=1)
     flags.DEFINE_integer("batch_size", 2, "Patches per batch.", lower_bound=1)
     flags.DEFINE_integer("fold", 0, "Fold held out (the training cases of the others are read).")

@@ -1,18 +1,22 @@
 """Run configuration: preset, file and overrides resolved and validated with clear errors."""
 
 import json
+import os
 
 import pytest
 
 from brats_rev import run_folder
-from brats_rev.config import EXPERIMENTS
+from brats_rev.config import EXPERIMENTS, SAMPLE_DATA_DIR
 from brats_rev.training import run_config
 
 
 def test_default_is_the_tiny_demo_and_round_trips(tmp_path):
     run = run_config.resolve()
     assert run.model == EXPERIMENTS["tiny"].model
-    assert run.data.data_dir == "tfrecords/sample" and run.data.patch_size == (32, 32, 32)
+    assert run.data.data_dir == SAMPLE_DATA_DIR and run.data.patch_size == (32, 32, 32)
+    # Found from the package, not the working folder: the default works from anywhere.
+    assert os.path.isabs(run.data.data_dir)
+    assert os.path.isfile(os.path.join(run.data.data_dir, "manifest.json"))
     assert run.train.epochs == 16
     run_folder.write_config(run, tmp_path)
     path = tmp_path / run_folder.CONFIG_FILE
