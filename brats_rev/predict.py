@@ -24,8 +24,7 @@ def main(argv):
     config = inference_flags.inference_config(options)
     loaded = inference_flags.loaded_model(options)
     predictor = Predictor(loaded.model, loaded.window_size, config)
-    report, problems = batch.predict_folder(predictor, options.input, options.output_dir,
-                                            output_options)
+    report, problems = inference_flags.predict_input(predictor, options, output_options)
     header = {"model": options.model, "input": options.input,
               "window_size": list(predictor.window_size), "config": config.to_dict()}
     return batch.write_report(options.output_dir, header, report, problems)

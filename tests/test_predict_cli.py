@@ -131,6 +131,18 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_the_model(tmp
 
 
 @pytest.mark.slow
+def test_an_input_without_cases_is_a_usage_error(tmp_path, model_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "readme.txt").write_text("the cases are elsewhere")
+    result = _run(f"--model={model_path}", f"--input={tmp_path / 'in'}",
+                  f"--output_dir={tmp_path / 'out'}", "--window_size=16,16,16")
+    assert result.returncode == 1, result.stderr
+    assert f"--input: no BraTS case folder under '{tmp_path / 'in'}'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "prediction_report.json").exists()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("program", ["brats_rev.predict", "brats_rev.export"])
 @pytest.mark.parametrize("broken", ["missing", "config"])
 def test_an_unloadable_model_is_a_usage_error_naming_it(tmp_path, model_path, program, broken):

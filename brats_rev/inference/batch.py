@@ -14,6 +14,7 @@ import nibabel as nib
 import numpy as np
 
 from brats_rev import atomic
+from brats_rev.data import layouts
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import outputs
 from brats_rev.inference.predictor import CaseError
@@ -100,6 +101,10 @@ def predict_cases(predictor, cases, output_dir, options, progress=None):
     return report
 
 
+class NoCasesFound(ValueError):
+    """A dataset root that holds no case folder and nothing that looks like one."""
+
+
 def predict_folder(predictor, input_dir, output_dir, options):
     """Finds every case under `input_dir` and predicts them into `output_dir` (created), with
     a progress bar on stderr.
@@ -113,8 +118,14 @@ def predict_folder(predictor, input_dir, output_dir, options):
     Returns:
       (the report of `predict_cases`, the brats_rev.data.problems.Problem list of cases that
       could not be found complete), the arguments `write_report` takes.
+    Raises:
+      NoCasesFound: `input_dir` holds no case folder and no folder of NIfTI files.
     """
     cases, problems = find_cases(input_dir, require_seg=False)
+    if not cases and not problems:
+        raise NoCasesFound(
+            f"no BraTS case folder under {input_dir!r}; case folders are named as a release "
+            f"names them ({', '.join(x.case_pattern for x in layouts.LAYOUTS.values())}).")
     os.makedirs(output_dir, exist_ok=True)
     report = predict_cases(predictor, cases, output_dir, options,
                            Progress(len(cases), failure="failed"))

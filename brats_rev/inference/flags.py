@@ -107,3 +107,13 @@ def output_options(options):
     _check_writable(options.output_dir)
     return batch.OutputOptions(options.save_probabilities, options.probability_dtype,
                                options.overwrite)
+
+
+def predict_input(segmenter, options, output_options):
+    """`batch.predict_folder` of --input into --output_dir; an --input that holds no case is
+    an app.UsageError (one line, exit status 1) instead of an empty report."""
+    try:
+        return batch.predict_folder(segmenter, options.input, options.output_dir,
+                                    output_options)
+    except batch.NoCasesFound as error:
+        raise app.UsageError(f"--input: {error}") from None

@@ -154,8 +154,7 @@ def main(argv):
     config = InferenceConfig(tta=options.tta, label_convention=options.label_convention)
     segmenter = RemoteSegmenter(server, config, options.save_probabilities)
     try:
-        report, problems = batch.predict_folder(segmenter, options.input, options.output_dir,
-                                                output_options)
+        report, problems = inference_flags.predict_input(segmenter, options, output_options)
     finally:
         server.close()
     if segmenter.unavailable is not None:

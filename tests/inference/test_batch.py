@@ -96,3 +96,11 @@ def test_inside():
 def test_output_options_validated():
     with pytest.raises(ValueError, match="Received: probability_dtype='float16'"):
         batch.OutputOptions(probability_dtype="float16")
+
+
+def test_a_root_without_any_case_is_an_error_naming_the_patterns(tmp_path):
+    (tmp_path / "notes.txt").write_text("no images here")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(batch.NoCasesFound, match="no BraTS case folder under .*BraTS2021_"):
+        batch.predict_folder(None, str(tmp_path), str(tmp_path / "out"), batch.OutputOptions())
+    assert not (tmp_path / "out").exists()  # refused before anything is written
