@@ -6,8 +6,9 @@ and renames them, and `tf.train.CheckpointManager` then rewrites its `checkpoint
 (the list of checkpoints) atomically, after the files exist; older checkpoints are deleted
 only after that. A process killed at any moment therefore leaves the state file naming
 complete checkpoints only: restoring reads the newest one it names. If that one still fails to
-read (a damaged disk), the next older one is used. `best/best.json` and `model.keras` are
-written under a temporary name in the same folder, verified and renamed.
+read (a damaged disk), the next older one is used, with a warning naming the file and why.
+`best/best.json` and `model.keras` are written under a temporary name in the same folder,
+verified and renamed.
 
 In a multi-worker job every worker must save (the save is a collective step); only the chief
 writes under `model_dir`, the others into a scratch folder that `close()` removes.
@@ -21,6 +22,7 @@ import tempfile
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from brats_rev import atomic
 from brats_rev.run_folder import BEST_DIR, CHECKPOINTS_DIR, MODEL_FILE
@@ -58,6 +60,10 @@ class CheckpointStore:
                 return path
             except (tf.errors.OpError, ValueError, AssertionError, IndexError) as error:
                 first_error = first_error or error
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else (
+                    type(error).__name__)
+                logging.warning("Checkpoint %s cannot be read (%s); trying the one before it.",
+                                path, reason)
         if first_error is not None:
             raise first_error
         return None

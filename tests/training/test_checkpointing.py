@@ -2,6 +2,7 @@
 only the chief writes under the run directory."""
 
 import os
+from unittest import mock
 
 import keras
 import numpy as np
@@ -28,7 +29,10 @@ def test_restore_falls_back_to_the_previous_checkpoint(tmp_path):
     with open(saved[2] + ".data-00000-of-00001", "r+b") as data:
         data.truncate(4)  # the newest checkpoint is damaged on disk
     step.assign(99)
-    assert store.restore() == saved[1]
+    with mock.patch.object(checkpointing.logging, "warning") as warning:
+        assert store.restore() == saved[1]
+    [(message, path, reason)] = [call.args for call in warning.call_args_list]
+    assert "cannot be read" in message and path == saved[2] and reason  # the file and why
     assert int(step.numpy()) == 1
     np.testing.assert_array_equal(model.layers[0].kernel.numpy(), np.ones((3, 2)))
 
