@@ -21,6 +21,7 @@ from absl import app, flags, logging
 
 from brats_rev import run_folder
 from brats_rev.config import DTYPE_POLICIES
+from brats_rev.data import manifest
 from brats_rev.training import run_config
 from brats_rev.training import strategy as strategy_lib
 
@@ -41,6 +42,7 @@ def resolved_config():
     if not os.path.isfile(os.path.join(run.data.data_dir or "", "manifest.json")):
         raise ValueError(f"data.data_dir must be a folder holding manifest.json. Received: "
                          f"data.data_dir={run.data.data_dir!r}")
+    manifest.check_schema(run.data.data_dir)
     return run
 
 

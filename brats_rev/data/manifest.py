@@ -16,6 +16,10 @@ import os
 
 from brats_rev import atomic
 
+# The version of the record format (tfrecords/FORMAT.md) this code writes and reads; every
+# record and the manifest carry it.
+SCHEMA_VERSION = 2
+
 MANIFEST_NAME = "manifest.json"
 REJECTED_NAME = "rejected.json"
 
@@ -50,7 +54,7 @@ def build_manifest(schema_version, shards, cases, rejected, options, num_folds):
     """The manifest dict.
 
     Args:
-      schema_version: int, the record schema version (brats_rev.data.records.SCHEMA_VERSION).
+      schema_version: int, the record schema version (SCHEMA_VERSION).
       shards: list of dicts with keys file, case_ids, num_records, sha256, bytes; in order.
       cases: {case id: JSON-ready metadata dict} of the converted cases.
       rejected: list of JSON-ready problem dicts (errors) of the rejected cases.
@@ -86,6 +90,23 @@ def load_manifest(path):
         path = os.path.join(path, MANIFEST_NAME)
     with open(path, encoding="utf-8") as stream:
         return json.load(stream)
+
+
+def schema_problem(version):
+    """None if records of schema `version` can be read, else why not (one sentence)."""
+    if version == SCHEMA_VERSION:
+        return None
+    return (f"record schema version {version} is not supported; this reader reads version "
+            f"{SCHEMA_VERSION} (convert the dataset again with pipelines.convert_brats)")
+
+
+def check_schema(path):
+    """Raises ValueError naming the manifest at `path` (file or folder) if its records are of
+    another schema version than this code reads."""
+    document = load_manifest(path)
+    problem = schema_problem(document.get("schema_version"))
+    if problem:
+        raise ValueError(f"{path}: {problem}")
 
 
 def verified_shards(manifest_path):

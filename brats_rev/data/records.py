@@ -46,7 +46,7 @@ import tensorflow as tf
 from brats_rev import atomic, labels
 from brats_rev.data import layouts, manifest, preprocess
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = manifest.SCHEMA_VERSION
 COMPRESSION = "GZIP"
 # zlib level 1: faster than the default level 6 for files barely larger (docs/BENCHMARKS.md,
 # "Data conversion").
@@ -203,10 +203,9 @@ def encode_example(case):
 
 
 def _check_version(version):
-    if version != SCHEMA_VERSION:
-        raise ValueError(f"record schema version {version} is not supported; this reader "
-                         f"reads version {SCHEMA_VERSION} (convert the dataset again with "
-                         "pipelines.convert_brats)")
+    problem = manifest.schema_problem(version)
+    if problem:
+        raise ValueError(problem)
 
 
 def _unknown_encoding_message(case_id, encoding):

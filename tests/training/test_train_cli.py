@@ -1,18 +1,25 @@
 """`python -m brats_rev.train`: bad flags fail with a clear message; a NaN stops training with
 the last good checkpoint kept."""
 
+import json
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from brats_rev import config
+from brats_rev.data import manifest
 from tests.training import helpers
 
 pytestmark = pytest.mark.slow
 
 
 def test_bad_flags_fail_clearly(tmp_path):
+    foreign = tmp_path / "foreign"  # records of another schema version (their manifest says)
+    foreign.mkdir()
+    document = manifest.load_manifest(config.SAMPLE_DATA_DIR)
+    (foreign / manifest.MANIFEST_NAME).write_text(json.dumps({**document, "schema_version": 1}))
     cases = [
         (["--strategy=horovod"], 1, "value should be one of"),
         (["--override=data.patch_size=30"], 2, "data.patch_size must be a multiple of 4"),
@@ -21,6 +28,7 @@ def test_bad_flags_fail_clearly(tmp_path):
         (["--override=train.learning_rate=fast"], 2, "Received: train.learning_rate='fast'"),
         (["--cpu_replicas=2"], 2, "needs strategy 'mirrored'"),
         (["--config=/nonexistent.json"], 2, "Cannot read config file"),
+        ([f"--data_dir={foreign}"], 2, "record schema version 1 is not supported"),
     ]
     processes = [helpers.launch("brats_rev.train", [f"--model_dir={tmp_path / str(i)}", *args])
                  for i, (args, _, _) in enumerate(cases)]
