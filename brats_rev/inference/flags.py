@@ -6,6 +6,7 @@ Only entry points call these, from their `define_flags()` and `main()`; library 
 InferenceConfig and batch.OutputOptions.
 """
 
+import errno
 import os
 import tempfile
 
@@ -84,15 +85,20 @@ def inference_config(options):
 
 
 def _check_writable(folder):
-    """Creates `folder` if needed and writes (then removes) a file in it; raises app.UsageError
-    naming --output_dir and the reason if that fails."""
+    """Raises app.UsageError naming --output_dir and the reason unless `folder` can be created
+    and written: its nearest existing ancestor (or itself) must be a folder in which a file
+    can be written (one is written and removed). Nothing else is created."""
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
     try:
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+        if not os.path.isdir(existing):
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), existing)
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-check-"):
             pass
     except OSError as error:
         raise app.UsageError(f"--output_dir {folder!r} cannot be written: "
-                             f"{error.strerror or error}.") from None
+                             f"{error.strerror or error} ({existing}).") from None
 
 
 def output_options(options):
