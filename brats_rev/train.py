@@ -39,7 +39,7 @@ def resolved_config():
         if FLAGS[flag].value is not None]
     config = run_folder.load_json(FLAGS.config) if FLAGS.config else None
     run = run_config.resolve(FLAGS.preset, config, overrides)
-    if not os.path.isfile(os.path.join(run.data.data_dir or "", "manifest.json")):
+    if not os.path.isfile(os.path.join(run.data.data_dir or "", manifest.MANIFEST_NAME)):
         raise ValueError(f"data.data_dir must be a folder holding manifest.json. Received: "
                          f"data.data_dir={run.data.data_dir!r}")
     manifest.check_schema(run.data.data_dir)

@@ -60,8 +60,7 @@ class CheckpointStore:
                 return path
             except (tf.errors.OpError, ValueError, AssertionError, IndexError) as error:
                 first_error = first_error or error
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else (
-                    type(error).__name__)
+                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
                 logging.warning("Checkpoint %s cannot be read (%s); trying the one before it.",
                                 path, reason)
         if first_error is not None:
