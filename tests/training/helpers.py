@@ -1,6 +1,7 @@
 """Helpers of the training tests: run the trainer in fresh processes, read checkpoints."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,11 +17,13 @@ TINY_RUN = ["--override=model.filters=[8,16]", "--override=data.patch_size=16",
             "--override=train.fold=null", "--override=train.log_every=2", "--epochs=2"]
 
 
-def launch(module, args, env=None):
-    """Popen of `python -m module args` from the repository root (stdout+stderr piped)."""
+def launch(module, args, env=None, log=None):
+    """Popen of `python -m module args` from the repository root, stdout+stderr piped (or
+    written to file `log`, to be watched while it runs)."""
+    output = subprocess.PIPE if log is None else open(log, "w")  # noqa: SIM115 (child owns it)
     return subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=output, stderr=subprocess.STDOUT, text=True)
 
 
 def finish(process, timeout=300):
@@ -29,13 +32,14 @@ def finish(process, timeout=300):
     return process.returncode, output
 
 
-def wait_for(path, text, process, timeout=240):
-    """Waits until file `path` contains `text` (while `process` runs)."""
+def wait_for(path, pattern, process, timeout=240):
+    """Waits until the text of file `path` matches regular expression `pattern` (searched,
+    `.` matching newlines too) while `process` runs; polls every 10 ms."""
     deadline = time.monotonic() + timeout
-    while not (os.path.exists(path) and text in open(path).read()):
-        assert process.poll() is None, process.communicate()[0]
-        assert time.monotonic() < deadline, f"{path} did not appear"
-        time.sleep(0.05)
+    while not (os.path.exists(path) and re.search(pattern, open(path).read(), re.DOTALL)):
+        assert process.poll() is None, f"{process.args} ended before {path} matched {pattern!r}"
+        assert time.monotonic() < deadline, f"{path} did not match {pattern!r}"
+        time.sleep(0.01)
 
 
 def model_weights(path):

@@ -1,5 +1,6 @@
-"""Exact resume: a run killed with SIGKILL mid-epoch and restarted ends with the same weights
-as an uninterrupted run and keeps its completed checkpoints; raising --epochs extends a
+"""Exact resume: a run killed with SIGKILL during its last validation and restarted redoes
+that epoch and its validation, ends with the same weights, `model.keras` and `best/` as an
+uninterrupted run and keeps its completed checkpoints; raising --epochs extends a
 finished run. The same runs validate every epoch: `model.keras` holds the best epoch's weights,
 and the best validation Dice is checkpointed, so it survives a restart. A run with the step
 compiled by XLA trains as the uninterrupted one does, up to float rounding."""
@@ -9,7 +10,6 @@ import math
 import os
 import re
 import signal
-import time
 
 import numpy as np
 import pytest
@@ -55,26 +55,34 @@ def assert_best_is_the_running_maximum(run, scores):
 def test_sigkill_and_restart_match_an_uninterrupted_run(tmp_path):
     whole, killed, compiled = tmp_path / "whole", tmp_path / "killed", tmp_path / "xla"
     uninterrupted = helpers.launch("brats_rev.train", [f"--model_dir={whole}", *FLAGS])
-    victim = helpers.launch("brats_rev.train", [f"--model_dir={killed}", *FLAGS])
+    log = tmp_path / "killed.log"
+    victim = helpers.launch("brats_rev.train", [f"--model_dir={killed}", *FLAGS], log=log)
     xla = helpers.launch("brats_rev.train", [f"--model_dir={compiled}", *FLAGS,
                                              "--jit_compile"])
-    # The first epoch's checkpoint is complete once the manager's state file names it.
+    # Killed during the last validation: the second epoch's steps are done (its progress bar
+    # reached 4/4) and its validation has begun, which lasts a few tenths of a second.
     helpers.wait_for(killed / "checkpoints" / "checkpoint", "ckpt-4", victim)
-    time.sleep(0.1)  # into the second epoch
+    helpers.wait_for(log, r"Epoch 2/2.*4/4", victim)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert os.path.exists(killed / "checkpoints" / "ckpt-4.index")  # survived the kill
-    # The kill landed within the second epoch: its checkpoint and the final model are missing.
+    # The epoch's checkpoint comes after its validation, so it is missing, as is the model.
+    assert not os.path.exists(killed / "checkpoints" / "ckpt-8.index"), (
+        "the kill came after the validation: " + log.read_text())
+    assert "epoch 2 step 8: validation" not in log.read_text()
     assert tf.train.latest_checkpoint(killed / "checkpoints").endswith("ckpt-4")
-    assert not os.path.exists(killed / "checkpoints" / "ckpt-8.index")
     assert not os.path.exists(killed / "model.keras")
     code, output = helpers.finish(helpers.launch("brats_rev.train",
                                                  [f"--model_dir={killed}", *FLAGS]))
     assert code == 0, output
+    # The restart redid the second epoch and its validation.
     assert "ckpt-4 (step 4)" in output and "Done: 8 steps" in output
+    assert "epoch 2 step 8: validation" in output
     # A checkpoint was written, but TensorFlow's INFO line for it is not shown (startup).
     assert "Sharding callback" not in output and "functional_saver" not in output
     restarted_best = best_summary(killed)
+    delivered = helpers.keras_weights(killed / "model.keras")
+    delivered_best = helpers.trainable_weights(killed / "best" / restarted_best["checkpoint"])
     # The restarted run, extended by two epochs, continues from step 8 (started now, beside
     # the other two runs).
     extension = helpers.launch("brats_rev.train", [f"--model_dir={killed}", *FLAGS,
@@ -84,7 +92,12 @@ def test_sigkill_and_restart_match_an_uninterrupted_run(tmp_path):
     # Every variable, the best Dice so far included.
     assert helpers.max_difference(helpers.model_weights(whole / "checkpoints"),
                                   helpers.model_weights(killed / "checkpoints" / "ckpt-8")) == 0.0
+    # The delivered model and best/ are the uninterrupted run's, bit for bit.
     assert restarted_best == best_summary(whole)
+    assert helpers.same_arrays(delivered, helpers.keras_weights(whole / "model.keras"))
+    assert helpers.same_arrays(delivered_best, helpers.trainable_weights(
+        whole / "best" / restarted_best["checkpoint"]))
+    assert restarted_best["checkpoint"] == "ckpt-8"  # the epoch whose validation was killed
 
     # The best Dice so far is in each epoch's checkpoint, the epoch's own validation included.
     scores = validation_scores(whole)
