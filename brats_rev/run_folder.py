@@ -17,6 +17,7 @@ Pure Python (no TensorFlow): a command reads a run's configuration before anythi
 import dataclasses
 import json
 import os
+import shutil
 
 from brats_rev import atomic
 from brats_rev.config import DataConfig, ModelConfig, TrainConfig
@@ -77,3 +78,22 @@ def read_config(run_dir):
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path} is not a run configuration ({', '.join(SECTIONS)}): "
                          f"{type(error).__name__}: {error}") from None
+
+
+def has_checkpoint(run_dir):
+    """Whether `run_dir` holds a completed checkpoint (the CheckpointManager's index file)."""
+    return os.path.isfile(os.path.join(run_dir, CHECKPOINTS_DIR, "checkpoint"))
+
+
+def remove_unstarted(run_dir, remove_folder):
+    """Removes what a run that failed before its first checkpoint wrote into `run_dir`
+    (config.json, checkpoints/, best/, logs/, model.keras), and `run_dir` itself when
+    `remove_folder` and nothing else is in it, so a new attempt starts afresh."""
+    for name in (CONFIG_FILE, MODEL_FILE):
+        path = os.path.join(run_dir, name)
+        if os.path.isfile(path):
+            os.remove(path)
+    for name in (CHECKPOINTS_DIR, BEST_DIR, LOGS_DIR):
+        shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
+    if remove_folder and os.path.isdir(run_dir) and not os.listdir(run_dir):
+        os.rmdir(run_dir)

@@ -43,6 +43,12 @@ def resolved_config():
         raise ValueError(f"data.data_dir must be a folder holding manifest.json. Received: "
                          f"data.data_dir={run.data.data_dir!r}")
     manifest.check_schema(run.data.data_dir)
+    document = manifest.load_manifest(run.data.data_dir)
+    splits = ["train"] + (["validation"] if run.train.fold is not None else [])
+    for split in splits:
+        if not manifest.split_cases(document, split, run.train.fold):
+            raise ValueError(f"the {split} split of train.fold={run.train.fold} of "
+                             f"{run.data.data_dir} has no labelled case")
     return run
 
 

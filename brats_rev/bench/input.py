@@ -40,7 +40,7 @@ def measure(data_config, fold, warmup, batches, seed=0):
        "first_epoch_patches", "timed_patches"}; the steady figures exclude the first epoch
       and the warm-up batches.
     """
-    cases = len(dataset_lib.split_cases(manifest.load_manifest(data_config.data_dir), "train",
+    cases = len(manifest.split_cases(manifest.load_manifest(data_config.data_dir), "train",
                                         fold))
     first_batches = math.ceil(cases / data_config.batch_size)
     iterator = iter(dataset_lib.build_dataset(data_config, "train", fold, seed=seed))

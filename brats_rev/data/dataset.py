@@ -34,30 +34,8 @@ import tensorflow as tf
 from brats_rev import labels
 from brats_rev.data import augment, manifest, records, sampling
 
-SPLITS = ("train", "validation")
 _METADATA = (records.CASE_ID, records.CONVENTION, records.CROP_BOX, records.ORIGINAL_SHAPE,
              records.AFFINE, records.SPACING)
-
-
-def split_cases(manifest_dict, split, fold):
-    """Sorted case ids (labelled cases only) of `split` ("train" or "validation") of `fold`.
-
-    `fold=None` trains on every labelled case (and has no validation split).
-    """
-    if split not in SPLITS:
-        raise ValueError(f"`split` must be one of {list(SPLITS)}. Received: split={split!r}")
-    folds = manifest_dict["folds"]
-    if fold is None:
-        if split == "validation":
-            raise ValueError("fold=None trains on every case; it has no validation split.")
-        chosen = [case for cases in folds for case in cases]
-    else:
-        if not 0 <= fold < len(folds):
-            raise ValueError(f"`fold` must be in [0, {len(folds)}). Received: fold={fold!r}")
-        held_out = set(folds[fold])
-        chosen = folds[fold] if split == "validation" else [
-            case for cases in folds for case in cases if case not in held_out]
-    return sorted(case for case in chosen if manifest_dict["cases"][case]["has_label"])
 
 
 def region_targets(label):
@@ -171,7 +149,7 @@ def build_dataset(data_config, split, fold, seed=0, deterministic=True, input_co
     """
     if data_config.data_dir is None:
         raise ValueError("DataConfig.data_dir must name a folder holding manifest.json.")
-    case_ids = split_cases(manifest.load_manifest(data_config.data_dir), split, fold)
+    case_ids = manifest.split_cases(manifest.load_manifest(data_config.data_dir), split, fold)
     pipelines, pipeline_id = (1, 0) if input_context is None else (
         input_context.num_input_pipelines, input_context.input_pipeline_id)
     case_ids = case_ids[pipeline_id::pipelines]

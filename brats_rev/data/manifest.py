@@ -20,6 +20,8 @@ from brats_rev import atomic
 # record and the manifest carry it.
 SCHEMA_VERSION = 2
 
+SPLITS = ("train", "validation")
+
 MANIFEST_NAME = "manifest.json"
 REJECTED_NAME = "rejected.json"
 
@@ -70,6 +72,27 @@ def build_manifest(schema_version, shards, cases, rejected, options, num_folds):
         "folds": assign_folds(sorted(cases), num_folds),
         "rejected": rejected,
     }
+
+
+def split_cases(manifest_dict, split, fold):
+    """Sorted case ids (labelled cases only) of `split` ("train" or "validation") of `fold`.
+
+    `fold=None` trains on every labelled case (and has no validation split).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"`split` must be one of {list(SPLITS)}. Received: split={split!r}")
+    folds = manifest_dict["folds"]
+    if fold is None:
+        if split == "validation":
+            raise ValueError("fold=None trains on every case; it has no validation split.")
+        chosen = [case for cases in folds for case in cases]
+    else:
+        if not 0 <= fold < len(folds):
+            raise ValueError(f"`fold` must be in [0, {len(folds)}). Received: fold={fold!r}")
+        held_out = set(folds[fold])
+        chosen = folds[fold] if split == "validation" else [
+            case for cases in folds for case in cases if case not in held_out]
+    return sorted(case for case in chosen if manifest_dict["cases"][case]["has_label"])
 
 
 def to_json(document):

@@ -275,12 +275,24 @@ def train(run, model_dir, strategy, dataset_fn=None):
         ValueError: `model_dir` holds a run with another configuration.
     """
     chief = strategy_lib.is_chief(strategy)
+    fresh, new_folder = not run_folder.has_checkpoint(model_dir), not os.path.exists(model_dir)
+    run_config.prepare_model_dir(run, model_dir, write_files=chief)
+    try:
+        return _train_in(run, model_dir, strategy, chief, dataset_fn)
+    except BaseException:
+        # A run that fails before its first checkpoint leaves nothing behind: its
+        # config.json would otherwise bind the next attempt to the settings that failed.
+        if chief and fresh and not run_folder.has_checkpoint(model_dir):
+            run_folder.remove_unstarted(model_dir, remove_folder=new_folder)
+        raise
+
+
+def _train_in(run, model_dir, strategy, chief, dataset_fn):
+    """`train` after the run folder is prepared."""
     train_config = run.train
     keras.utils.set_random_seed(train_config.seed)
     if train_config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    run_config.prepare_model_dir(run, model_dir, write_files=chief)
-
     model, optimizer, train_step = build_training(run, strategy)
     state = {"step": tf.Variable(0, dtype=tf.int64, trainable=False),
              "epoch": tf.Variable(0, dtype=tf.int64, trainable=False),

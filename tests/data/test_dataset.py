@@ -23,32 +23,7 @@ def _batches(config, count, seed=0, fold=0, **kwargs):
     return [tuple(t.numpy() for t in batch) for batch in built.take(count)]
 
 
-@pytest.fixture(scope="module")
-def sample_manifest():
-    return manifest.load_manifest(str(SAMPLE))
-
-
-@pytest.mark.parametrize("fold", range(4))
-def test_folds_split_the_cases_without_overlap(sample_manifest, fold):
-    train = dataset.split_cases(sample_manifest, "train", fold)
-    validation = dataset.split_cases(sample_manifest, "validation", fold)
-    assert not set(train) & set(validation)
-    assert sorted(train + validation) == sorted(sample_manifest["cases"])
-    assert validation == sample_manifest["folds"][fold] and len(train) == 6
-    assert dataset.split_cases(sample_manifest, "train", None) == sorted(sample_manifest["cases"])
-
-
-def test_unlabelled_cases_and_bad_arguments_are_refused(sample_manifest):
-    document = json.loads(json.dumps(sample_manifest))
-    unlabelled = document["folds"][0][0]
-    document["cases"][unlabelled]["has_label"] = False
-    assert unlabelled not in dataset.split_cases(document, "validation", 0)
-    with pytest.raises(ValueError, match="split='test'"):
-        dataset.split_cases(document, "test", 0)
-    with pytest.raises(ValueError, match="fold=4"):
-        dataset.split_cases(document, "train", 4)
-    with pytest.raises(ValueError, match="no validation split"):
-        dataset.split_cases(document, "validation", None)
+def test_a_config_without_data_dir_is_refused():
     with pytest.raises(ValueError, match="data_dir"):
         dataset.build_dataset(DataConfig(), "train", 0)
 

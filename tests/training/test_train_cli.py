@@ -1,8 +1,10 @@
-"""`python -m brats_rev.train`: bad flags fail with a clear message; a NaN stops training with
-the last good checkpoint kept."""
+"""`python -m brats_rev.train`: bad flags fail with a clear message, and a run that fails before
+its first checkpoint leaves nothing behind; a NaN stops training with the last good checkpoint
+kept."""
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -15,11 +17,17 @@ from tests.training import helpers
 pytestmark = pytest.mark.slow
 
 
-def test_bad_flags_fail_clearly(tmp_path):
+def test_bad_flags_fail_clearly_and_leave_no_run_behind(tmp_path):
     foreign = tmp_path / "foreign"  # records of another schema version (their manifest says)
     foreign.mkdir()
     document = manifest.load_manifest(config.SAMPLE_DATA_DIR)
     (foreign / manifest.MANIFEST_NAME).write_text(json.dumps({**document, "schema_version": 1}))
+    # Records damaged after conversion: found only once training has started (the model is
+    # built and config.json written), when the input pipeline checks the shards.
+    damaged = tmp_path / "damaged"
+    shutil.copytree(config.SAMPLE_DATA_DIR, damaged)
+    with open(damaged / document["shards"][0]["file"], "ab") as shard:
+        shard.write(b"garbage")
     cases = [
         (["--strategy=horovod"], 1, "value should be one of"),
         (["--override=data.patch_size=30"], 2, "data.patch_size must be a multiple of 4"),
@@ -29,13 +37,19 @@ def test_bad_flags_fail_clearly(tmp_path):
         (["--cpu_replicas=2"], 2, "needs strategy 'mirrored'"),
         (["--config=/nonexistent.json"], 2, "Cannot read config file"),
         ([f"--data_dir={foreign}"], 2, "record schema version 1 is not supported"),
+        (["--override=train.fold=9"], 2, "`fold` must be in [0, 4). Received: fold=9"),
+        ([f"--data_dir={damaged}"], 2, "is corrupt or truncated"),
     ]
+    kept = tmp_path / str(len(cases) - 1)  # a folder the user made for the run stays, empty
+    kept.mkdir()
     processes = [helpers.launch("brats_rev.train", [f"--model_dir={tmp_path / str(i)}", *args])
                  for i, (args, _, _) in enumerate(cases)]
     for process, (args, code, message) in zip(processes, cases, strict=True):
         returned, output = helpers.finish(process, timeout=120)
         assert returned == code and message in output, (args, output[-2000:])
-    assert not any((tmp_path / str(i)).exists() for i in range(len(cases)))
+        assert "Traceback" not in output, output
+    assert not any((tmp_path / str(i)).exists() for i in range(len(cases) - 1))
+    assert list(kept.iterdir()) == []
 
 
 def test_nan_loss_stops_with_the_last_good_checkpoint(tmp_path):
