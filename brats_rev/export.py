@@ -22,13 +22,13 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # SavedModel writing logs every traced name
     options = flags.FLAGS
     try:  # an existing --version is refused before the model is loaded
-        version, _ = saved_model.free_version(options.export_base, options.version)
+        saved_model.free_version(options.export_base, options.version)
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     loaded = inference_flags.loaded_model(options)
     try:
         path = saved_model.export_model(
-            loaded.model, loaded.window_size, options.export_base, version,
+            loaded.model, loaded.window_size, options.export_base, options.version,
             inference_flags.inference_config(options), options.max_voxels, options.model_name,
             source=loaded.source)
     except ValueError as error:

@@ -16,9 +16,13 @@ The graph runs the plain forward pass (`models.with_block_mode(model, "plain")`:
 transition rebuilt in "plain" mode with the same weights, so no op has a custom gradient) and
 needs neither brats_rev nor Keras to load. A version is
 written under a hidden temporary name in `export_base`, loaded back and checked, then renamed
-to its number, so TF Serving never sees a half-written version.
+to its number, so TF Serving never sees a half-written version. The number is taken at that
+rename, under a lock on the base (`.export.lock`), so concurrent exports into one base get
+different versions.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -42,6 +46,7 @@ DEFAULT_MAX_VOXELS = 256 ** 3
 DEFAULT_MODEL_NAME = "brats_rev"
 SIGNATURES = ("serving_default", "segment")
 _TEMPORARY_PREFIX = ".export-"
+_LOCK_NAME = ".export.lock"
 
 
 def next_version(export_base):
@@ -124,6 +129,33 @@ def free_version(export_base, version=None):
     return version, final
 
 
+@contextlib.contextmanager
+def _exclusive(export_base):
+    """Holds an exclusive lock on `export_base` (its `.export.lock` file) against other
+    exports, in this or another process, while the body runs."""
+    with open(os.path.join(export_base, _LOCK_NAME), "a", encoding="utf-8") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _publish(temporary, export_base, version, metadata):
+    """Renames the checked export folder `temporary` to its version number; returns the path.
+
+    The number is taken (`version`, or the next free one) and export.json written under the
+    base's lock, so exports racing for one base get different versions, and one that asked
+    for a version another took meanwhile fails with ValueError.
+    """
+    with _exclusive(export_base):
+        version, final = free_version(export_base, version)
+        with open(os.path.join(temporary, METADATA_NAME), "w", encoding="utf-8") as out:
+            out.write(json.dumps({"version": version, **metadata}, indent=2) + "\n")
+        os.rename(temporary, final)
+    return final
+
+
 def export_model(model, window_size, export_base, version=None, config=None,
                  max_voxels=DEFAULT_MAX_VOXELS, model_name=DEFAULT_MODEL_NAME, source=None):
     """Writes `export_base/<version>/` (SavedModel, model.keras, export.json) atomically and
@@ -145,21 +177,19 @@ def export_model(model, window_size, export_base, version=None, config=None,
       ValueError: `version` is not a positive int, or already exists.
     """
     config = config or InferenceConfig()
-    version, final = free_version(export_base, version)
+    free_version(export_base, version)  # refuse a bad or taken version before the work
     os.makedirs(export_base, exist_ok=True)
-    temporary = tempfile.mkdtemp(prefix=f"{_TEMPORARY_PREFIX}{version}-", dir=export_base)
+    temporary = tempfile.mkdtemp(prefix=_TEMPORARY_PREFIX, dir=export_base)
     try:
         build_archive(model, window_size, config, max_voxels).write_out(temporary, verbose=False)
         model.save(os.path.join(temporary, run_folder.MODEL_FILE))
-        metadata = {"version": version, "source": source, "window_size": list(window_size),
+        _check_written(temporary)
+        os.chmod(temporary, 0o755)  # mkdtemp creates 0700; the server may run as another user
+        metadata = {"source": source, "window_size": list(window_size),
                     "max_voxels": int(max_voxels), "modalities": list(layouts.MODALITIES),
                     "label_conventions": list(segment_graph.CONVENTION_NAMES),
                     "inference": config.to_dict(), "signatures": list(SIGNATURES)}
-        with open(os.path.join(temporary, METADATA_NAME), "w", encoding="utf-8") as out:
-            out.write(json.dumps(metadata, indent=2) + "\n")
-        _check_written(temporary)
-        os.chmod(temporary, 0o755)  # mkdtemp creates 0700; the server may run as another user
-        os.rename(temporary, final)
+        final = _publish(temporary, export_base, version, metadata)
     finally:
         if os.path.exists(temporary):
             shutil.rmtree(temporary)

@@ -198,7 +198,7 @@ def test_the_version_folder_holds_the_keras_model_metadata_and_a_server_config(
     config_text = open(os.path.join(base, saved_model.MODEL_CONFIG_NAME)).read()
     assert 'name: "brats_rev"' in config_text
     assert f'base_path: "{os.path.abspath(base)}"' in config_text
-    assert sorted(os.listdir(base)) == ["1", saved_model.MODEL_CONFIG_NAME]
+    assert sorted(os.listdir(base)) == [".export.lock", "1", saved_model.MODEL_CONFIG_NAME]
 
 
 def test_the_cli_takes_the_next_version_and_never_replaces_one(model_path, tmp_path):
@@ -209,9 +209,18 @@ def test_the_cli_takes_the_next_version_and_never_replaces_one(model_path, tmp_p
     os.makedirs(base / ".export-7-leftover")
     args = ("-m", "brats_rev.export", f"--model={model_path}", f"--export_base={base}",
             "--window_size=16,16,16", "--model_name=glioma", "--max_voxels=8000")
-    first = _run(*args)
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.strip().endswith(str(base / "4"))
+    # Two exports racing for the base: each takes its own version, export.json says which.
+    racing = [subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=ENV) for _ in range(2)]
+    printed = []
+    for process in racing:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+        printed.append(stdout.strip().rsplit(" ", 1)[-1])
+    assert sorted(printed) == [str(base / "4"), str(base / "5")]
+    for version in (4, 5):
+        written = json.loads((base / str(version) / saved_model.METADATA_NAME).read_text())
+        assert written["version"] == version
     loaded = tf.saved_model.load(str(base / "4"))
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="image has more than 8000 voxels, this model") as refused:
@@ -225,7 +234,7 @@ def test_the_cli_takes_the_next_version_and_never_replaces_one(model_path, tmp_p
                  f"--model={tmp_path / 'missing.keras'}", "--version=4")
     assert again.returncode == 1
     assert "Version 4 already exists" in again.stderr and "missing.keras" not in again.stderr
-    assert sorted(os.listdir(base)) == [".export-7-leftover", "3", "4",
+    assert sorted(os.listdir(base)) == [".export-7-leftover", ".export.lock", "3", "4", "5",
                                         saved_model.MODEL_CONFIG_NAME]
 
 
