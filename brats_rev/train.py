@@ -22,8 +22,7 @@ from absl import app, flags, logging
 from brats_rev import run_folder
 from brats_rev.config import DTYPE_POLICIES
 from brats_rev.data import manifest
-from brats_rev.training import run_config
-from brats_rev.training import strategy as strategy_lib
+from brats_rev.training import run_config, strategy_names
 
 FLAGS = flags.FLAGS
 
@@ -57,6 +56,10 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     try:
         run = resolved_config()
+        strategy_names.check_arguments(FLAGS.strategy, FLAGS.cpu_replicas, FLAGS.tpu)
+        # TensorFlow starts here, after the checks that need none.
+        from brats_rev.training import strategy as strategy_lib
+
         if FLAGS.cpu_replicas > 1:
             strategy_lib.split_cpu(FLAGS.cpu_replicas)
         strategy = strategy_lib.create_strategy(FLAGS.strategy, FLAGS.num_gpus,
@@ -64,7 +67,7 @@ def main(argv):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    from brats_rev.training import train_lib  # the model, data and loop: after the checks
+    from brats_rev.training import train_lib  # the model, data and loop
 
     model_dir = FLAGS.model_dir or os.path.join(
         "runs", datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S"))
@@ -92,7 +95,8 @@ def define_flags():
     flags.DEFINE_string("config", None, "JSON file with model / data / train sections.")
     flags.DEFINE_multi_string("override", [], "section.field=value, e.g. model.filters=[8,16,32], "
                               "train.learning_rate=1e-3, data.patch_size=48.")
-    flags.DEFINE_enum("strategy", "default", strategy_lib.STRATEGIES, "tf.distribute strategy.")
+    flags.DEFINE_enum("strategy", "default", strategy_names.STRATEGIES,
+                      "tf.distribute strategy.")
     flags.DEFINE_integer("num_gpus", None, "GPUs for --strategy=mirrored (default: all).")
     flags.DEFINE_integer("cpu_replicas", 1, "Logical CPU replicas for --strategy=mirrored on a "
                          "host without GPUs.")

@@ -16,7 +16,7 @@ import os
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "tpu")
+from brats_rev.training.strategy_names import check_arguments
 
 
 def split_cpu(replicas):
@@ -50,7 +50,7 @@ def create_strategy(name, num_gpus=None, cpu_replicas=1, tpu=None):
     """The tf.distribute.Strategy called `name` (see module docstring).
 
     Args:
-        name: one of STRATEGIES.
+        name: one of strategy_names.STRATEGIES.
         num_gpus: GPUs for "mirrored" (None: all visible).
         cpu_replicas: logical CPU replicas for "mirrored" on a host without GPUs; call
             `split_cpu(cpu_replicas)` first.
@@ -59,13 +59,7 @@ def create_strategy(name, num_gpus=None, cpu_replicas=1, tpu=None):
     Raises:
         ValueError: unknown name, inconsistent arguments, or no TF_CONFIG for multi-worker.
     """
-    if name not in STRATEGIES:
-        raise ValueError(f"`strategy` must be one of {list(STRATEGIES)}. Received: {name!r}")
-    if cpu_replicas < 1 or (cpu_replicas > 1 and name != "mirrored"):
-        raise ValueError("`cpu_replicas` > 1 needs strategy 'mirrored'. "
-                         f"Received: strategy={name!r}, cpu_replicas={cpu_replicas!r}")
-    if tpu is not None and name != "tpu":
-        raise ValueError(f"`tpu` needs strategy 'tpu'. Received: strategy={name!r}")
+    check_arguments(name, cpu_replicas, tpu)
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "one_device":

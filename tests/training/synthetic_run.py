@@ -12,12 +12,12 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from brats_rev.training import run_config, train_lib
+from brats_rev.training import run_config, strategy_names, train_lib
 from brats_rev.training import strategy as strategy_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "Run directory.", required=True)
-flags.DEFINE_enum("strategy", "default", strategy_lib.STRATEGIES, "Strategy.")
+flags.DEFINE_enum("strategy", "default", strategy_names.STRATEGIES, "Strategy.")
 flags.DEFINE_integer("cpu_replicas", 1, "Logical CPU replicas for mirrored.")
 flags.DEFINE_integer("nan_at", -1, "Global example index from which images are NaN.")
 flags.DEFINE_multi_string("override", [], "section.field=value.")
