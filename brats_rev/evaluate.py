@@ -37,7 +37,7 @@ def main(argv):
     for case_id in result["extra"]:
         print(f"extra prediction (no reference): {case_id}")
     for failure in result["failed"]:
-        print(f"failed: {failure['case_id']}: {failure['problem']}")
+        print(f"failed: {failure['case_id']}: {failure['file']}: {failure['problem']}")
     return 1 if result["missing"] or result["failed"] else 0
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from brats_rev import atomic, evaluation, labels
 from brats_rev.data import case_reader, layouts
 from brats_rev.data.cases import find_cases
+from brats_rev.data.problems import Problem
 
 EXTENSIONS = (".nii.gz", ".nii")
 IGNORED_SUFFIX = "_probabilities"
@@ -57,40 +58,61 @@ def references(gt_dir):
     return flat_segmentations(gt_dir)
 
 
-def _convention(case_id, convention):
+class ScoringError(ValueError):
+    """A case that cannot be scored.
+
+    Attributes:
+      file: path of the file at fault (the prediction or the reference).
+    """
+
+    def __init__(self, file, problem):
+        super().__init__(problem)
+        self.file = file
+
+
+def _convention(case_id, convention, prediction_path):
     if convention is not None:
         return convention
     layout = layouts.layout_for_case(case_id)
     if layout is None:
-        raise ValueError(f"cannot tell the label convention of case id {case_id!r}; "
-                         "pass a label convention")
+        raise ScoringError(prediction_path, f"cannot tell the label convention of case id "
+                           f"{case_id!r}; pass a label convention")
     return layout.convention
 
 
 def _read(path, convention):
-    """(canonical labels, nibabel image) of a segmentation file."""
-    image = nib.load(path, mmap=False)
+    """(canonical labels, nibabel image) of a segmentation file, read completely.
+
+    Raises:
+      ScoringError: naming `path`: not a readable NIfTI file, or values outside `convention`.
+    """
     try:
-        return labels.to_canonical(np.asarray(image.dataobj), convention), image
+        image = nib.load(path, mmap=False)
+        values = np.asarray(image.dataobj)
+    except Exception as error:  # nibabel, gzip and zlib raise many types on a bad file
+        raise ScoringError(path, f"unreadable segmentation ({type(error).__name__}: "
+                           f"{error})") from None
+    try:
+        return labels.to_canonical(values, convention), image
     except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+        raise ScoringError(path, str(error)) from None
 
 
 def score_case(prediction_path, reference_path, convention):
     """{region: {metric: value}} of one predicted file against its reference file.
 
     Raises:
-      ValueError: unreadable values, other shapes or affines (naming the file).
+      ScoringError: naming the file at fault: unreadable, other values, shapes or affines.
     """
     predicted, predicted_image = _read(prediction_path, convention)
     reference, reference_image = _read(reference_path, convention)
     if predicted.shape != reference.shape:
-        raise ValueError(f"{prediction_path}: shape {predicted.shape} differs from the "
-                         f"reference's {reference.shape}")
+        raise ScoringError(prediction_path, f"shape {predicted.shape} differs from the "
+                           f"reference's {reference.shape}")
     difference = float(np.max(np.abs(predicted_image.affine - reference_image.affine)))
     if difference > case_reader.AFFINE_TOLERANCE_MM:
-        raise ValueError(f"{prediction_path}: affine differs from the reference's by up to "
-                         f"{difference:.3g} mm")
+        raise ScoringError(prediction_path, "affine differs from the reference's by up to "
+                           f"{difference:.3g} mm")
     spacing = reference_image.header.get_zooms()[:3]
     return evaluation.case_metrics(predicted, reference, spacing)
 
@@ -100,7 +122,8 @@ def evaluate_folders(pred_dir, gt_dir, convention=None):
 
     Returns:
       {"rows": [{"case_id", <metric>_<region>: float}], "missing": [ids without prediction],
-       "extra": [ids without reference], "failed": [{"case_id", "file", "problem"}]}.
+       "extra": [ids without reference], "failed": [{"case_id", "file", "problem",
+       "severity"}]}.
     """
     predictions, expected = flat_segmentations(pred_dir), references(gt_dir)
     result = {"rows": [], "missing": sorted(set(expected) - set(predictions)),
@@ -108,10 +131,9 @@ def evaluate_folders(pred_dir, gt_dir, convention=None):
     for case_id in sorted(set(predictions) & set(expected)):
         try:
             metrics = score_case(predictions[case_id], expected[case_id],
-                                 _convention(case_id, convention))
-        except (ValueError, OSError, EOFError) as error:
-            result["failed"].append({"case_id": case_id, "file": predictions[case_id],
-                                     "problem": str(error)})
+                                 _convention(case_id, convention, predictions[case_id]))
+        except ScoringError as error:
+            result["failed"].append(Problem(case_id, error.file, str(error)).to_json())
             continue
         row = {"case_id": case_id}
         for region, values in metrics.items():

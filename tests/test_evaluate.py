@@ -138,3 +138,27 @@ def test_the_program_takes_the_convention_given_hd95_in_mm_and_refuses_a_moved_g
     for region in ("WT", "TC", "ET"):
         assert float(row[f"hd95_{region}"]) == pytest.approx(3.0)
         assert float(row[f"dice_{region}"]) == pytest.approx(0.5)
+
+
+def _case_file(root, case_id, role):
+    return str(root / case_id / f"{case_id}_{role}.nii.gz")
+
+
+def _copy_references(gt_dir, pred_dir, ids):
+    """Each reference segmentation as the prediction of its case (a perfect prediction)."""
+    pred_dir.mkdir()
+    for case_id in ids:
+        shutil.copy(_case_file(gt_dir, case_id, "seg"), pred_dir / f"{case_id}.nii.gz")
+
+
+def test_a_prediction_that_is_not_nifti_fails_its_case_only(tmp_path):
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    ids = phantoms.write_dataset(str(gt_dir), 2, "2021", SHAPE)
+    _copy_references(gt_dir, pred_dir, ids)
+    with open(pred_dir / f"{ids[1]}.nii.gz", "wb") as handle:
+        handle.write(np.random.default_rng(0).bytes(4000))
+    result = evaluate_folders(str(pred_dir), str(gt_dir))
+    assert [row["case_id"] for row in result["rows"]] == [ids[0]]
+    [failure] = result["failed"]
+    assert failure["case_id"] == ids[1] and failure["file"] == str(pred_dir / f"{ids[1]}.nii.gz")
+    assert failure["problem"].startswith("unreadable segmentation (ImageFileError: ")
