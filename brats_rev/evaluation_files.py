@@ -4,7 +4,9 @@ Predictions: `<case_id>.nii.gz` or `.nii` files in one folder, as `brats_rev.pre
 them (`*_probabilities.nii.gz` are ignored). References: a BraTS dataset root (case folders
 with segmentation files, found by `brats_rev.data.cases.find_cases`) or, if it holds no case
 folders, a flat folder of `<case_id>.nii.gz` / `.nii` segmentations. Cases are matched by id.
-Label values are read in the convention of the case id's release, or the one given.
+Label values are read in the convention of the case id's release, or the one given. Every
+reference case is scored, missing (no prediction) or failed (a case folder `find_cases`
+rejects or without segmentation, an unreadable file, ...); none is dropped.
 
 Outputs (all written atomically): `metrics.csv` (one row per case, `<metric>_<region>`
 columns), `summary.csv` (mean, std, median, 25quantile, 75quantile rows, as the BraTS
@@ -51,11 +53,32 @@ def flat_segmentations(folder):
 
 
 def references(gt_dir):
-    """{case id: path} of the reference segmentations of a dataset root or a flat folder."""
-    cases, _ = find_cases(gt_dir)
-    if cases:
-        return {case.case_id: case.seg for case in cases if case.seg is not None}
-    return flat_segmentations(gt_dir)
+    """The reference segmentations of a dataset root or a flat folder, and what is wrong.
+
+    Every reference case is either found or reported: a case folder `find_cases` rejects
+    (missing image or segmentation, ...) or that has no segmentation is a problem, and so is a
+    folder of NIfTI files that is no case folder (other than `gt_dir` itself when it is a flat
+    folder).
+
+    Returns:
+      ({case id: segmentation path}, [brats_rev.data.problems.Problem]).
+    """
+    cases, problems = find_cases(gt_dir)
+    if not cases and not any(layouts.layout_for_case(p.case_id) for p in problems):
+        # No case folder, not even a rejected one: a flat folder (find_cases calls it a
+        # folder of unknown layout).
+        flat_folder = os.path.abspath(gt_dir)
+        return flat_segmentations(gt_dir), [p for p in problems
+                                            if os.path.abspath(p.file) != flat_folder]
+    rejected = {problem.case_id for problem in problems}
+    found = {}
+    for case in cases:
+        if case.seg is None:
+            problems.append(Problem(case.case_id, case.directory,
+                                    "no segmentation file in the case folder"))
+        elif case.case_id not in rejected:
+            found[case.case_id] = case.seg
+    return found, problems
 
 
 class ScoringError(ValueError):
@@ -123,11 +146,15 @@ def evaluate_folders(pred_dir, gt_dir, convention=None):
     Returns:
       {"rows": [{"case_id", <metric>_<region>: float}], "missing": [ids without prediction],
        "extra": [ids without reference], "failed": [{"case_id", "file", "problem",
-       "severity"}]}.
+       "severity"}]}: every reference case is scored, missing or failed (the reference cases
+       `references` reports first, then those that could not be scored).
     """
-    predictions, expected = flat_segmentations(pred_dir), references(gt_dir)
+    predictions = flat_segmentations(pred_dir)
+    expected, problems = references(gt_dir)
+    unscored = {problem.case_id for problem in problems}
     result = {"rows": [], "missing": sorted(set(expected) - set(predictions)),
-              "extra": sorted(set(predictions) - set(expected)), "failed": []}
+              "extra": sorted(set(predictions) - set(expected) - unscored),
+              "failed": [problem.to_json() for problem in problems]}
     for case_id in sorted(set(predictions) & set(expected)):
         try:
             metrics = score_case(predictions[case_id], expected[case_id],

@@ -13,6 +13,7 @@ import pytest
 
 from brats_rev import phantoms
 from brats_rev.evaluation_files import evaluate_folders, write_results
+from tests.data import bad_cases
 
 SHAPE = (28, 32, 24)
 
@@ -149,6 +150,54 @@ def _copy_references(gt_dir, pred_dir, ids):
     pred_dir.mkdir()
     for case_id in ids:
         shutil.copy(_case_file(gt_dir, case_id, "seg"), pred_dir / f"{case_id}.nii.gz")
+
+
+def test_reference_cases_that_cannot_be_read_are_failed_never_dropped(tmp_path):
+    """Case 1 has no seg file, case 2 no t1 (its seg is fine), case 3 a seg that is no NIfTI;
+    a folder `extras` holds a NIfTI file but is no case folder. Each is failed, naming the
+    file; none of their predictions is "extra"; only case 0 is scored."""
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    ids = phantoms.write_dataset(str(gt_dir), 4, "2021", SHAPE)
+    _copy_references(gt_dir, pred_dir, ids)
+    os.remove(_case_file(gt_dir, ids[1], "seg"))
+    os.remove(_case_file(gt_dir, ids[2], "t1"))
+    bad_cases.garble(_case_file(gt_dir, ids[3], "seg"))
+    (gt_dir / "extras").mkdir()
+    shutil.copy(_case_file(gt_dir, ids[0], "flair"), gt_dir / "extras" / "atlas.nii.gz")
+
+    result = evaluate_folders(str(pred_dir), str(gt_dir))
+    assert [row["case_id"] for row in result["rows"]] == [ids[0]]
+    assert result["extra"] == [] and result["missing"] == []
+    failed = {failure["case_id"]: failure for failure in result["failed"]}
+    assert sorted(failed) == sorted([*ids[1:], "extras"])
+    assert failed[ids[1]]["file"] == _case_file(gt_dir, ids[1], "seg")
+    assert failed[ids[1]]["problem"].startswith("missing segmentation")
+    assert failed[ids[2]]["file"] == _case_file(gt_dir, ids[2], "t1")
+    assert failed[ids[2]]["problem"].startswith("missing modality t1")
+    assert failed[ids[3]]["file"] == _case_file(gt_dir, ids[3], "seg")
+    assert failed[ids[3]]["problem"].startswith("unreadable segmentation (ImageFileError: ")
+    assert failed["extras"]["file"] == str(gt_dir / "extras")
+    assert failed["extras"]["problem"].startswith("unknown layout")
+
+
+@pytest.mark.parametrize("broken", ["unlabelled", "every case rejected"])
+def test_a_dataset_root_without_usable_references_is_not_read_as_a_flat_folder(tmp_path, broken):
+    """An unlabelled dataset (no case has a seg) and one whose only case lacks its t1: the
+    case is failed, not taken for a flat folder that holds no reference."""
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    [case_id] = phantoms.write_dataset(str(gt_dir), 1, "2021", SHAPE,
+                                       with_seg=broken != "unlabelled")
+    pred_dir.mkdir()
+    shutil.copy(_case_file(gt_dir, case_id, "flair"), pred_dir / f"{case_id}.nii.gz")
+    if broken == "every case rejected":
+        os.remove(_case_file(gt_dir, case_id, "t1"))
+    result = evaluate_folders(str(pred_dir), str(gt_dir))
+    assert result["rows"] == [] and result["extra"] == [] and result["missing"] == []
+    [failure] = result["failed"]
+    assert failure["case_id"] == case_id
+    assert failure["problem"] == {"unlabelled": "no segmentation file in the case folder",
+                                  "every case rejected": "missing modality t1: neither "
+                                  f"{case_id}_t1.nii.gz nor {case_id}_t1.nii exists"}[broken]
 
 
 def test_a_prediction_that_is_not_nifti_fails_its_case_only(tmp_path):
