@@ -4,12 +4,13 @@
         --output_dir=/data/scores [--label_convention=brats2021]
 
 `--gt_dir` is a BraTS dataset root or a flat folder of `<case_id>.nii.gz` segmentations.
-Writes metrics.csv, summary.csv, summary.json and boxplot.png into `--output_dir`, prints
-the summary, and exits with status 1 if a reference case has no prediction or a case failed.
-See docs/INFERENCE.md.
+Writes metrics.csv, summary.csv, boxplot.png and summary.json into `--output_dir` (replacing
+an earlier run's), prints the summary, and exits with status 1 if a reference case has no
+prediction, a case failed or no case was scored. See docs/INFERENCE.md.
 """
 
 import os
+import sys
 
 from absl import app, flags
 
@@ -27,17 +28,24 @@ def main(argv):
     result = evaluate_folders(options.pred_dir, options.gt_dir, options.label_convention)
     summary = write_results(options.output_dir, result)
     print(f"{len(result['rows'])} cases scored -> {options.output_dir}")
-    print(f"{'':12}" + "".join(f"{region:>22}" for region in labels.REGIONS))
-    for metric in evaluation.METRICS:
-        cells = "".join(f"{summary['mean'][f'{metric}_{r}']:>12.4f} "
-                        f"± {summary['std'][f'{metric}_{r}']:<7.4f}" for r in labels.REGIONS)
-        print(f"{metric:12}{cells}")
+    if result["rows"]:
+        print(f"{'':12}" + "".join(f"{region:>22}" for region in labels.REGIONS))
+        for metric in evaluation.METRICS:
+            cells = "".join(f"{summary['mean'][f'{metric}_{r}']:>12.4f} "
+                            f"± {summary['std'][f'{metric}_{r}']:<7.4f}" for r in labels.REGIONS)
+            print(f"{metric:12}{cells}")
     for case_id in result["missing"]:
         print(f"missing prediction: {case_id}")
     for case_id in result["extra"]:
         print(f"extra prediction (no reference): {case_id}")
     for failure in result["failed"]:
         print(f"failed: {failure['case_id']}: {failure['file']}: {failure['problem']}")
+    if not result["rows"]:
+        print(f"no case scored: no prediction in --pred_dir {options.pred_dir!r} "
+              f"(<case_id>.nii.gz or .nii files) could be scored against a reference case in "
+              f"--gt_dir {options.gt_dir!r} (a BraTS dataset root or a folder of "
+              "<case_id>.nii.gz files); see the cases listed above", file=sys.stderr)
+        return 1
     return 1 if result["missing"] or result["failed"] else 0
 
 

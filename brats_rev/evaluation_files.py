@@ -8,15 +8,18 @@ Label values are read in the convention of the case id's release, or the one giv
 reference case is scored, missing (no prediction) or failed (a case folder `find_cases`
 rejects or without segmentation, an unreadable file, ...); none is dropped.
 
-Outputs (all written atomically): `metrics.csv` (one row per case, `<metric>_<region>`
-columns), `summary.csv` (mean, std, median, 25quantile, 75quantile rows, as the BraTS
-leaderboard), `summary.json` (the same plus the missing, extra and failed cases) and
-`boxplot.png` (Dice and HD95 per region).
+Outputs (all written atomically, those of an earlier run removed first): `metrics.csv` (one
+row per case, `<metric>_<region>` columns), `summary.csv` (mean, std, median, 25quantile,
+75quantile rows, as the BraTS leaderboard), `boxplot.png` (Dice and HD95 per region, if a case
+was scored) and, last, `summary.json` (the same statistics plus the missing, extra and failed
+cases).
 """
 
+import contextlib
 import csv
 import io
 import json
+import math
 import os
 
 import nibabel as nib
@@ -31,6 +34,9 @@ EXTENSIONS = (".nii.gz", ".nii")
 IGNORED_SUFFIX = "_probabilities"
 COLUMNS = tuple(f"{metric}_{region}" for region in labels.REGIONS
                 for metric in evaluation.METRICS)
+METRICS_CSV, SUMMARY_CSV, BOXPLOT, SUMMARY_JSON = (
+    "metrics.csv", "summary.csv", "boxplot.png", "summary.json")
+OUTPUTS = (METRICS_CSV, SUMMARY_CSV, BOXPLOT, SUMMARY_JSON)
 
 
 def _case_id(file_name):
@@ -203,20 +209,37 @@ def _box_plot(path, rows):
     plt.close(figure)
 
 
+def _null_if_nan(summary):
+    """`summary` with NaN (a statistic of no case) as None: null in JSON, an empty CSV cell."""
+    return {statistic: {column: None if math.isnan(value) else value
+                        for column, value in values.items()}
+            for statistic, values in summary.items()}
+
+
 def write_results(output_dir, result):
-    """Writes metrics.csv, summary.csv, summary.json and boxplot.png; returns the summary."""
+    """Writes this run's outputs into `output_dir` (created); returns the summary table.
+
+    The OUTPUTS of an earlier run are removed first and SUMMARY_JSON is written last, so a
+    SUMMARY_JSON present means every other output there is of the same run. BOXPLOT is
+    written only if a case was scored; the statistics of no case are null in SUMMARY_JSON
+    and empty cells in SUMMARY_CSV (NaN in the returned table).
+    """
     os.makedirs(output_dir, exist_ok=True)
+    for name in OUTPUTS:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(output_dir, name))
     rows = result["rows"]
     summary = summary_table(rows)
-    atomic.write_text(os.path.join(output_dir, "metrics.csv"),
+    stored = _null_if_nan(summary)
+    atomic.write_text(os.path.join(output_dir, METRICS_CSV),
                       _csv_text(("case_id",) + COLUMNS, rows))
-    atomic.write_text(os.path.join(output_dir, "summary.csv"), _csv_text(
+    atomic.write_text(os.path.join(output_dir, SUMMARY_CSV), _csv_text(
         ("statistic",) + COLUMNS, [{"statistic": name, **values}
-                                   for name, values in summary.items()]))
-    document = {"cases": len(rows), "missing": result["missing"], "extra": result["extra"],
-                "failed": result["failed"], "summary": summary}
-    atomic.write_text(os.path.join(output_dir, "summary.json"),
-                      json.dumps(document, indent=2) + "\n")
+                                   for name, values in stored.items()]))
     if rows:
-        _box_plot(os.path.join(output_dir, "boxplot.png"), rows)
+        _box_plot(os.path.join(output_dir, BOXPLOT), rows)
+    document = {"cases": len(rows), "missing": result["missing"], "extra": result["extra"],
+                "failed": result["failed"], "summary": stored}
+    atomic.write_text(os.path.join(output_dir, SUMMARY_JSON),
+                      json.dumps(document, indent=2, allow_nan=False) + "\n")
     return summary

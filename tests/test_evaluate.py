@@ -211,3 +211,44 @@ def test_a_prediction_that_is_not_nifti_fails_its_case_only(tmp_path):
     [failure] = result["failed"]
     assert failure["case_id"] == ids[1] and failure["file"] == str(pred_dir / f"{ids[1]}.nii.gz")
     assert failure["problem"].startswith("unreadable segmentation (ImageFileError: ")
+
+
+def _strict_json(text):
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_no_case_scored_exits_1_and_leaves_no_earlier_output(tmp_path):
+    """The program on a dataset whose one labelled case has a prediction that is no NIfTI and
+    whose other case lacks its seg: nothing is scored. The outputs of an earlier run (a box
+    plot, a summary) must not survive; summary.json is strict JSON (null, not NaN means)."""
+    gt_dir, pred_dir, output_dir = tmp_path / "gt", tmp_path / "pred", tmp_path / "scores"
+    ids = phantoms.write_dataset(str(gt_dir), 2, "2021", SHAPE)
+    _copy_references(gt_dir, pred_dir, ids)
+    bad_cases.garble(str(pred_dir / f"{ids[0]}.nii.gz"))
+    os.remove(_case_file(gt_dir, ids[1], "seg"))
+    output_dir.mkdir()
+    for name in ("boxplot.png", "summary.json", "metrics.csv", "notes.txt"):
+        (output_dir / name).write_text("from an earlier run")
+    result = subprocess.run(
+        [sys.executable, "-m", "brats_rev.evaluate", f"--pred_dir={pred_dir}",
+         f"--gt_dir={gt_dir}", f"--output_dir={output_dir}"],
+        capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"no case scored: no prediction in --pred_dir '{pred_dir}'" in result.stderr
+    assert (f"failed: {ids[0]}: {pred_dir / f'{ids[0]}.nii.gz'}: unreadable segmentation "
+            "(ImageFileError: ") in result.stdout
+    assert (f"failed: {ids[1]}: {_case_file(gt_dir, ids[1], 'seg')}: missing segmentation"
+            in result.stdout)
+    assert "extra prediction" not in result.stdout
+    assert sorted(os.listdir(output_dir)) == ["metrics.csv", "notes.txt", "summary.csv",
+                                              "summary.json"]
+    assert (output_dir / "notes.txt").read_text() == "from an earlier run"
+    document = _strict_json((output_dir / "summary.json").read_text())
+    assert document["cases"] == 0 and document["extra"] == []
+    assert sorted(failure["case_id"] for failure in document["failed"]) == ids
+    assert set(document["summary"]["mean"].values()) == {None}
+    with open(output_dir / "metrics.csv") as handle:
+        assert list(csv.DictReader(handle)) == []
