@@ -14,6 +14,7 @@ from brats_rev.config import preset
 from brats_rev.data.cases import find_cases
 from brats_rev.data.prepare import prepare_case
 from brats_rev.models import build_model
+from tests.inference import bad_models
 
 SHAPE = (36, 40, 32)
 
@@ -144,21 +145,28 @@ def test_an_input_without_cases_is_a_usage_error(tmp_path, model_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("program", ["brats_rev.predict", "brats_rev.export"])
-@pytest.mark.parametrize("broken", ["missing", "config"])
+@pytest.mark.parametrize("broken", ["keras archive", "run config"])
 def test_an_unloadable_model_is_a_usage_error_naming_it(tmp_path, model_path, program, broken):
-    run = tmp_path / "run"
-    if broken == "config":  # a run folder whose config.json lacks its data and train sections
-        run.mkdir()
-        (run / "config.json").write_text('{"model": {}}')
-        os.link(model_path, run / "model.keras")
+    """A `.keras` file that is a zip archive without the model's config.json (the loading
+    errors of every broken model are tests/inference/test_loading.py's), and a run folder
+    whose config.json lacks its data and train sections: one line naming --model and the file,
+    exit status 1, nothing written."""
+    if broken == "keras archive":
+        model = bad_models.write(".keras without config.json", str(tmp_path), model_path)
+        expected = f"Model file {model!r} is not a .keras model: the archive holds no config.json"
+    else:
+        model = str(tmp_path / "run")
+        os.mkdir(model)
+        with open(os.path.join(model, "config.json"), "w") as handle:
+            handle.write('{"model": {}}')
+        os.link(model_path, os.path.join(model, "model.keras"))
+        expected = f"{os.path.join(model, 'config.json')} is not a run configuration"
     phantoms.write_dataset(str(tmp_path / "in"), 1, "2021", SHAPE)
     destination = ([f"--input={tmp_path / 'in'}", f"--output_dir={tmp_path / 'out'}"]
                    if program == "brats_rev.predict" else [f"--export_base={tmp_path / 'out'}"])
-    result = subprocess.run([sys.executable, "-m", program, f"--model={run}", *destination],
+    result = subprocess.run([sys.executable, "-m", program, f"--model={model}", *destination],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    expected = (f"{run / 'config.json'} is not a run configuration" if broken == "config"
-                else f"Model '{run}' is neither a .keras file nor a folder")
-    assert f"--model '{run}': {expected}" in result.stderr, result.stderr[-2000:]
+    assert f"--model {model!r}: {expected}" in result.stderr, result.stderr[-2000:]
     assert not (tmp_path / "out").exists()

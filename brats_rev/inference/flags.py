@@ -66,7 +66,8 @@ def window_size(options):
 
 def loaded_model(options):
     """The LoadedModel of `define_model_flags`; raises app.UsageError (one line, exit status 1)
-    if --model holds nothing loadable or its config.json is not a run configuration."""
+    if --model holds nothing loadable (a damaged `.keras` file, ...) or its config.json is not
+    a run configuration."""
     try:
         return load_model(options.model, window_size(options), options.preset)
     except (OSError, ValueError) as error:

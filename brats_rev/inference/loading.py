@@ -10,6 +10,8 @@ input size; an explicit `window_size` overrides both.
 
 import dataclasses
 import os
+import zipfile
+import zlib
 
 import keras
 import tensorflow as tf
@@ -17,6 +19,12 @@ import tensorflow as tf
 from brats_rev.config import preset
 from brats_rev.models import build_model
 from brats_rev.run_folder import BEST_DIR, CHECKPOINTS_DIR, CONFIG_FILE, MODEL_FILE, read_config
+
+# The member of a `.keras` archive that describes the model (not a run's config.json).
+_KERAS_CONFIG = "config.json"
+# What Keras raises on a damaged or foreign archive (a bad member, bad config, bad weights).
+_UNLOADABLE = (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile,
+               zlib.error)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +45,26 @@ class LoadedModel:
 
 
 def _load_keras(path):
-    return keras.saving.load_model(path, compile=False, safe_mode=True)
+    """The model in the `.keras` file `path`, loaded in safe mode.
+
+    Raises:
+      ValueError: naming the file: it is no zip archive, holds no Keras model configuration, or
+        Keras cannot build or fill the model from it.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+    except zipfile.BadZipFile:
+        raise ValueError(f"Model file {path!r} is not a .keras model: not a zip archive (a "
+                         "truncated copy, or another format).") from None
+    if _KERAS_CONFIG not in members:
+        raise ValueError(f"Model file {path!r} is not a .keras model: the archive holds no "
+                         f"{_KERAS_CONFIG}.")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except _UNLOADABLE as error:
+        raise ValueError(f"Model file {path!r} cannot be loaded: {type(error).__name__}: "
+                         f"{error}") from None
 
 
 def _load_checkpoint(prefix, model_config):
@@ -102,7 +129,8 @@ def load_model(path, window_size=None, preset_name=None):
       LoadedModel.
     Raises:
       FileNotFoundError: nothing loadable at `path`.
-      ValueError: a checkpoint without a model config, or no window size can be determined.
+      ValueError: a `.keras` file Keras cannot load, a checkpoint without a model config, or
+        no window size can be determined (each naming the file).
     """
     kind, location, run_config = _locate(path)
     if kind == "keras":

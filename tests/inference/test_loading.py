@@ -11,6 +11,7 @@ from brats_rev import run_folder
 from brats_rev.config import DataConfig, TrainConfig, preset
 from brats_rev.inference.loading import load_model
 from brats_rev.models import build_model
+from tests.inference import bad_models
 
 CONFIG = preset("tiny", in_channels=4)
 
@@ -115,3 +116,29 @@ def test_nothing_to_load(tmp_path):
     (tmp_path / "weights.h5").write_text("x")
     with pytest.raises(ValueError, match="is not a .keras file"):
         load_model(str(tmp_path / "weights.h5"))
+
+
+# What loading says of each broken model of tests.inference.bad_models.
+PROBLEMS = {
+    "truncated .keras": "is not a .keras model: not a zip archive (a truncated copy, or "
+                        "another format)",
+    "random bytes .keras": "is not a .keras model: not a zip archive (a truncated copy, or "
+                           "another format)",
+    ".keras without config.json": "is not a .keras model: the archive holds no config.json",
+    ".keras of an unknown class": "cannot be loaded: TypeError: Could not locate class "
+                                  "'NoSuchModel'",
+    "empty folder": "No model in",
+    "run folder without a model": "No model in",
+    "missing path": "is neither a .keras file nor a folder",
+}
+
+
+@pytest.mark.parametrize("kind", bad_models.KINDS)
+def test_an_unloadable_model_is_one_error_naming_the_file(tmp_path, trained, kind):
+    """The errors `brats_rev.inference.flags.loaded_model` turns into one usage line."""
+    keras_file = str(tmp_path / "good.keras")
+    trained[0].save(keras_file)
+    path = bad_models.write(kind, str(tmp_path), keras_file)
+    with pytest.raises((OSError, ValueError)) as raised:
+        load_model(path, (16, 16, 16))
+    assert PROBLEMS[kind] in str(raised.value) and repr(path) in str(raised.value)
