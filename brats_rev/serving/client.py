@@ -11,8 +11,9 @@ mode and whether probabilities are wanted; the answer is checked (uint8 labels o
 grid, values of the convention, probabilities (X, Y, Z, 3)) before anything is written. Outputs,
 skipping, `--overwrite` and `prediction_report.json` are those of `python -m brats_rev.predict`
 (brats_rev.inference.batch). A failed case does not stop the others; the exit status is 1 if
-any failed. If the server is unavailable before it has answered once, the remaining cases are
-not sent (each is reported failed with that reason). See docs/SERVING.md.
+any failed. If the server is unavailable before it has answered once, or does not answer a
+case within --timeout_s, the remaining cases are not sent (each is reported failed with that
+reason, at once). See docs/SERVING.md.
 
 Library use:
 
@@ -75,8 +76,10 @@ class RemoteSegmenter:
       return_probabilities: also fetch the WT/TC/ET probabilities.
 
     Attributes:
-      unavailable: the ServingError of the first request if the server was unavailable for
-        it (then `predict_case` sends nothing more), else None.
+      stopped: None, or the ServingError ("after <case id>: <error>") that made
+        `predict_case` stop sending: the server was unavailable before it had answered once,
+        or did not answer a case within the timeout (a hung or overloaded server would cost
+        the full timeout for every further case).
     """
 
     def __init__(self, server, config=None, return_probabilities=False):
@@ -84,7 +87,7 @@ class RemoteSegmenter:
         self.config = config or InferenceConfig()
         self.return_probabilities = return_probabilities
         self._answered = False
-        self.unavailable = None
+        self.stopped = None
 
     def segment(self, image, convention):
         """Segments one raw image on the server.
@@ -106,12 +109,7 @@ class RemoteSegmenter:
             wanted["probabilities"] = np.float32
         inputs = {"image": image, "label_convention": convention, "tta": self.config.tta,
                   "return_probabilities": self.return_probabilities}
-        try:
-            outputs = self.server.predict(SIGNATURE_NAME, inputs, wanted)
-        except transport.ServingError as error:
-            if error.kind == transport.UNAVAILABLE and not self._answered:
-                self.unavailable = error
-            raise
+        outputs = self.server.predict(SIGNATURE_NAME, inputs, wanted)
         self._answered = True
         check_response(outputs, image.shape[:3], convention, self.return_probabilities)
         return outputs["labels"], outputs.get("probabilities")
@@ -125,15 +123,20 @@ class RemoteSegmenter:
           box is the whole grid), or are None unless requested.
         Raises:
           CaseError: a file cannot be read or fails the checks.
-          transport.ServingError: the request failed, the answer is malformed, or the server
-            was unavailable for the first request (then nothing is read or sent).
+          transport.ServingError: the request failed, the answer is malformed, or an earlier
+            case `stopped` the run (then nothing is read or sent).
         """
-        if self.unavailable is not None:
-            raise transport.ServingError(transport.UNAVAILABLE,
-                                         f"not sent: {self.unavailable}")
+        if self.stopped is not None:
+            raise transport.ServingError(self.stopped.kind, f"not sent: {self.stopped}")
         loaded = load_images(case)
         convention = self.config.output_convention(loaded.case.convention)
-        labels, probabilities = self.segment(loaded.image, convention)
+        try:
+            labels, probabilities = self.segment(loaded.image, convention)
+        except transport.ServingError as error:
+            if error.kind == transport.DEADLINE_EXCEEDED or (
+                    error.kind == transport.UNAVAILABLE and not self._answered):
+                self.stopped = transport.ServingError(error.kind, f"after {case.case_id}: {error}")
+            raise
         box = np.array([[0, size] for size in labels.shape], np.int64)
         return Prediction(labels, convention, probabilities, box), loaded
 
@@ -157,8 +160,8 @@ def main(argv):
         report, problems = inference_flags.predict_input(segmenter, options, output_options)
     finally:
         server.close()
-    if segmenter.unavailable is not None:
-        print(f"stopped: {segmenter.unavailable}; the other cases were not sent")
+    if segmenter.stopped is not None:
+        print(f"stopped {segmenter.stopped}; the other cases were not sent")
     header = {"server": options.server, "protocol": options.protocol,
               "model": server_options.model_description(), "input": options.input,
               "label_convention": options.label_convention, "tta": options.tta}

@@ -2,6 +2,7 @@
 
 import os
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -41,6 +42,16 @@ def refused_address():
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         yield f"127.0.0.1:{held.getsockname()[1]}"
+
+
+@pytest.fixture
+def silent_address():
+    """host:port on 127.0.0.1 of a hung server: a listening socket whose connections the kernel
+    completes, and that never reads a request or answers one."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(8)
+        yield f"127.0.0.1:{listening.getsockname()[1]}"
 
 
 @pytest.mark.parametrize("return_probabilities", [True, False])
@@ -224,6 +235,27 @@ def test_after_unavailable_first_request_nothing_more_is_read_or_sent(tmp_path,
     first, second = report["failed"]
     assert (first["case_id"], second["case_id"]) == tuple(ids)
     assert f"TF Serving at {address} is unavailable" in first["problem"]
-    assert second["problem"] == f"ServingError: not sent: {segmenter.unavailable}"
-    assert segmenter.unavailable.kind == transport.UNAVAILABLE
+    assert second["problem"] == f"ServingError: not sent: {segmenter.stopped}"
+    assert str(segmenter.stopped).startswith(f"after {ids[0]}: TF Serving at {address} is ")
+    assert segmenter.stopped.kind == transport.UNAVAILABLE
+    assert report["written"] == [] and os.listdir(tmp_path) == ["in"]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "rest"])
+def test_after_a_deadline_the_other_cases_are_not_sent(tmp_path, silent_address, protocol):
+    """A hung server costs one --timeout_s, not one per case: 3 cases in under 2 timeouts,
+    the first failed by its deadline, the others reported as not sent."""
+    timeout_s = 1.0
+    ids = phantoms.write_dataset(str(tmp_path / "in"), 3, "2021", SHAPE)
+    cases, _ = find_cases(str(tmp_path / "in"))
+    segmenter = _segmenter(protocol, silent_address, timeout_s=timeout_s)
+    start = time.monotonic()
+    report = batch.predict_cases(segmenter, cases, str(tmp_path), batch.OutputOptions())
+    assert time.monotonic() - start < 2 * timeout_s
+    assert [failure["case_id"] for failure in report["failed"]] == ids
+    deadline = f"no answer from {silent_address} within 1 s (timeout_s)"
+    assert report["failed"][0]["problem"] == f"ServingError: {deadline}"
+    assert str(segmenter.stopped) == f"after {ids[0]}: {deadline}"
+    for failure in report["failed"][1:]:
+        assert failure["problem"] == f"ServingError: not sent: after {ids[0]}: {deadline}"
     assert report["written"] == [] and os.listdir(tmp_path) == ["in"]

@@ -88,10 +88,12 @@ def test_server_down_stops_after_the_first_case(dataset, tmp_path):
     result = _run("--server=127.0.0.1:1", "--model_name=brats", f"--input={root}",
                   f"--output_dir={tmp_path}")
     assert result.returncode == 1
-    assert "stopped: TF Serving at 127.0.0.1:1 is unavailable (gRPC)" in result.stdout
+    # The 2023 case comes first: "BraTS-GLI-..." sorts before "BraTS2021_...".
+    stopped = f"after {ids[3]}: TF Serving at 127.0.0.1:1 is unavailable (gRPC)"
+    assert f"stopped {stopped}" in result.stdout
     assert "0 written, 0 skipped (output exists; --overwrite replaces), 4 failed" in result.stdout
     assert f"failed: {ids[2]}: {os.path.join(root, 'a', ids[2])}: ServingError: not sent: " \
-           in result.stdout
+           f"{stopped}" in result.stdout
     assert os.listdir(tmp_path) == ["prediction_report.json"]
 
 
