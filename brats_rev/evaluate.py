@@ -14,7 +14,7 @@ import sys
 
 from absl import app, flags
 
-from brats_rev import evaluation, labels
+from brats_rev import evaluation, labels, program
 from brats_rev.evaluation_files import evaluate_folders, write_results
 
 
@@ -64,7 +64,7 @@ def define_flags():
 def run():
     """Runs the program: `python -m brats_rev.evaluate` and the `brats-rev-evaluate` script."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ See docs/SERVING.md.
 
 from absl import app, flags, logging
 
+from brats_rev import program
 from brats_rev.inference import flags as inference_flags
 from brats_rev.serving import saved_model
 
@@ -55,7 +56,7 @@ def define_flags():
 def run():
     """Runs the program: `python -m brats_rev.export` and the `brats-rev-export` script."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ folder or a dataset root (searched recursively). Writes `prediction_report.json`
 `--output_dir` and exits with status 1 if any case failed. See docs/INFERENCE.md.
 """
 
-from absl import app, flags
+from absl import flags
 
+from brats_rev import program
 from brats_rev.inference import batch
 from brats_rev.inference import flags as inference_flags
 from brats_rev.inference.predictor import Predictor
@@ -40,7 +41,7 @@ def define_flags():
 def run():
     """Runs the program: `python -m brats_rev.predict` and the `brats-rev-predict` script."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

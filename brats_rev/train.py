@@ -19,7 +19,7 @@ import sys
 
 from absl import app, flags, logging
 
-from brats_rev import run_folder
+from brats_rev import program, run_folder
 from brats_rev.config import DTYPE_POLICIES
 from brats_rev.data import manifest
 from brats_rev.training import run_config, strategy_names
@@ -112,7 +112,7 @@ def define_flags():
 def run():
     """Runs the program: `python -m brats_rev.train` and the `brats-rev-train` script."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ import os
 import resource
 import time
 
-from absl import app, flags
+from absl import flags
 
-from brats_rev import atomic, phantoms
+from brats_rev import atomic, phantoms, program
 from brats_rev.bench import output
 from pipelines import conversion, convert_brats
 
@@ -128,7 +128,7 @@ def define_flags():
 def run():
     """Entry point: `python -m pipelines.bench_convert`."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

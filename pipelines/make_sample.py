@@ -13,9 +13,9 @@ import dataclasses
 import os
 import tempfile
 
-from absl import app, flags
+from absl import flags
 
-from brats_rev import phantoms
+from brats_rev import phantoms, program
 from pipelines import conversion, convert_brats
 
 
@@ -64,7 +64,7 @@ def define_flags():
 def run():
     """Entry point: `python -m pipelines.make_sample`."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import os
 import nibabel as nib
 from absl import app, flags
 
-from brats_rev import atomic, evaluation_files, intensity_baselines, labels
+from brats_rev import atomic, evaluation_files, intensity_baselines, labels, program
 from brats_rev.data import case_reader
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import outputs
@@ -111,7 +111,7 @@ def define_flags():
 def run():
     """Runs the program: `python -m brats_rev.bench.baselines` and `brats-rev-baselines`."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

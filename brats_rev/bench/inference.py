@@ -33,9 +33,9 @@ import keras
 import nibabel as nib
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
-from brats_rev import atomic, phantoms
+from brats_rev import atomic, phantoms, program
 from brats_rev.bench import isolation, output
 from brats_rev.config import InferenceConfig, preset
 from brats_rev.data.cases import find_cases
@@ -211,7 +211,7 @@ def define_flags():
 def run():
     """Entry point: `python -m brats_rev.bench.inference`."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

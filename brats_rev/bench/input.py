@@ -13,9 +13,9 @@ produced as tensors and not copied to numpy, as a trainer consumes them.
 import math
 import time
 
-from absl import app, flags
+from absl import flags
 
-from brats_rev import atomic
+from brats_rev import atomic, program
 from brats_rev import config as config_lib
 from brats_rev.bench import output
 from brats_rev.data import dataset as dataset_lib
@@ -136,7 +136,7 @@ def define_flags():
 def run():
     """Entry point: `python -m brats_rev.bench.input`."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ ratios use the worst case (largest peak). Peak bytes include the resident weight
 slots and input.
 """
 
-from absl import app, flags
+from absl import flags
 
-from brats_rev import atomic
+from brats_rev import atomic, program
 from brats_rev.bench import isolation, output
 from brats_rev.layers.reversible import MODES
 
@@ -117,7 +117,7 @@ def define_flags():
 def run():
     """Entry point: `python -m brats_rev.bench.memory_stage`."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

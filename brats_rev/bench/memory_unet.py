@@ -13,9 +13,9 @@ searches, per mode, the largest patch edge, the most couplings per level and the
 width that fit (`brats_rev.bench.unet_sweep`), and the plot shows every point measured.
 """
 
-from absl import app, flags
+from absl import flags
 
-from brats_rev import atomic
+from brats_rev import atomic, program
 from brats_rev import config as config_lib
 from brats_rev.bench import output, unet_sweep
 
@@ -169,7 +169,7 @@ def define_flags():
 def run():
     """Entry point: `python -m brats_rev.bench.memory_unet`."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ fresh process with the BFC allocator; points predicted above --max_gb are extrap
 run (`brats_rev.bench.volume`).
 """
 
-from absl import app, flags
+from absl import flags
 
-from brats_rev import atomic
+from brats_rev import atomic, program
 from brats_rev import config as config_lib
 from brats_rev.bench import isolation, output, volume
 
@@ -81,7 +81,7 @@ def define_flags():
 def run():
     """Entry point: `python -m brats_rev.bench.memory_volume`."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ import os
 import time
 
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
+from brats_rev import program
 from brats_rev.bench import isolation, workloads
 
 FLAGS = flags.FLAGS
@@ -95,7 +96,7 @@ def define_flags():
 def run():
     """Entry point: `python -m brats_rev.bench.probe`."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

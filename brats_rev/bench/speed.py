@@ -17,9 +17,9 @@ import time
 
 import keras
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
-from brats_rev import atomic
+from brats_rev import atomic, program
 from brats_rev import config as config_lib
 from brats_rev.bench import output, workloads
 from brats_rev.layers.depthwise import DepthwiseConv3D
@@ -158,7 +158,7 @@ def define_flags():
 def run():
     """Entry point: `python -m brats_rev.bench.speed`."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

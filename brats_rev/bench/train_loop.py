@@ -21,9 +21,9 @@ import tempfile
 import time
 
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
-from brats_rev import atomic
+from brats_rev import atomic, program
 from brats_rev.bench import output
 from brats_rev.training import run_config, train_lib
 
@@ -99,7 +99,7 @@ def define_flags():
 def run():
     """Entry point: `python -m brats_rev.bench.train_loop`."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

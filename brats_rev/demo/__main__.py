@@ -15,9 +15,9 @@ import json
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
-from brats_rev import atomic
+from brats_rev import atomic, program
 from brats_rev.bench.output import markdown_table
 from brats_rev.demo import report, workflow
 
@@ -79,7 +79,7 @@ def define_flags():
 def run():
     """Runs the program: `python -m brats_rev.demo` and the `brats-rev-demo` script."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ import dataclasses
 import json
 import math
 
-from absl import app, flags
+from absl import flags
 
 from brats_rev import config as config_lib
+from brats_rev import program
 from brats_rev.models import build_model
 from brats_rev.models.statistics import forward_flops, parameter_counts
 
@@ -70,7 +71,7 @@ def define_flags():
 def run():
     """Entry point: `python -m brats_rev.models.summary`."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

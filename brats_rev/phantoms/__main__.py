@@ -1,7 +1,8 @@
 """Entry point: `python -m brats_rev.phantoms` writes a phantom dataset (see the package doc)."""
 
-from absl import app, flags
+from absl import flags
 
+from brats_rev import program
 from brats_rev.data import layouts
 from brats_rev.phantoms.case import BRATS_SHAPE
 from brats_rev.phantoms.writing import KINDS, write_dataset
@@ -38,7 +39,7 @@ def define_flags():
 def run():
     """Runs the program: `python -m brats_rev.phantoms` and the `brats-rev-phantoms` script."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

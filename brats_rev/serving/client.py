@@ -27,6 +27,7 @@ import numpy as np
 from absl import app, flags
 
 from brats_rev import labels as label_conventions
+from brats_rev import program
 from brats_rev.config import InferenceConfig
 from brats_rev.inference import batch
 from brats_rev.inference import flags as inference_flags
@@ -190,7 +191,7 @@ def define_flags():
 def run():
     """Runs the program: `python -m brats_rev.serving.client` and the `brats-rev-client` script."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ Prints the steps done, or the error and exits 1 on a non-finite loss.
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
+from brats_rev import program
 from brats_rev.training import run_config, strategy_names, train_lib
 from brats_rev.training import strategy as strategy_lib
 
@@ -65,4 +66,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    program.run_main(main)
