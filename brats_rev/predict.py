@@ -13,7 +13,6 @@ from absl import flags
 from brats_rev import program
 from brats_rev.inference import batch
 from brats_rev.inference import flags as inference_flags
-from brats_rev.inference.predictor import Predictor
 
 
 def main(argv):
@@ -24,6 +23,8 @@ def main(argv):
     output_options = inference_flags.output_options(options)
     config = inference_flags.inference_config(options)
     loaded = inference_flags.loaded_model(options)
+    from brats_rev.inference.predictor import Predictor  # TensorFlow: after the flag checks
+
     predictor = Predictor(loaded.model, loaded.window_size, config)
     report, problems = inference_flags.predict_input(predictor, options, output_options)
     header = {"model": options.model, "input": options.input,

@@ -17,7 +17,7 @@ from brats_rev import atomic
 from brats_rev.data import layouts
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import outputs
-from brats_rev.inference.predictor import CaseError
+from brats_rev.inference.case_io import CaseError
 from brats_rev.progress import Progress
 
 PROBABILITY_DTYPES = ("uint8", "float32")

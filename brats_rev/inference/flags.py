@@ -15,7 +15,6 @@ from absl import app, flags
 from brats_rev import labels
 from brats_rev.config import TTA_MODES, InferenceConfig
 from brats_rev.inference import batch
-from brats_rev.inference.loading import load_model
 
 DEFAULTS = InferenceConfig()
 
@@ -67,7 +66,9 @@ def window_size(options):
 def loaded_model(options):
     """The LoadedModel of `define_model_flags`; raises app.UsageError (one line, exit status 1)
     if --model holds nothing loadable (a damaged `.keras` file, ...) or its config.json is not
-    a run configuration."""
+    a run configuration. TensorFlow starts here: the flag checks before it need none."""
+    from brats_rev.inference.loading import load_model
+
     try:
         return load_model(options.model, window_size(options), options.preset)
     except (OSError, ValueError) as error:

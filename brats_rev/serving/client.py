@@ -31,7 +31,7 @@ from brats_rev import program
 from brats_rev.config import InferenceConfig
 from brats_rev.inference import batch
 from brats_rev.inference import flags as inference_flags
-from brats_rev.inference.predictor import Prediction, load_images
+from brats_rev.inference.case_io import Prediction, load_images
 from brats_rev.serving import transport
 
 SIGNATURE_NAME = "segment"
