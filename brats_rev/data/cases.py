@@ -2,10 +2,12 @@
 
 `find_cases(root)` walks `root`, recognises case folders by name (`layouts.LAYOUTS`), and
 returns the cases it found plus the problems that stop a case before any file is read
-(missing modality, missing segmentation while other cases have one, unknown layout). Reading
-and checking the volumes themselves is `brats_rev.data.case_reader`.
+(missing modality, missing segmentation while other cases have one, unknown layout, the same
+case id in two folders). Reading and checking the volumes themselves is
+`brats_rev.data.case_reader`.
 """
 
+import collections
 import dataclasses
 import os
 
@@ -71,7 +73,8 @@ def find_cases(root, require_seg=True):
 
     A dataset is labelled if any case has a segmentation; then, with `require_seg`, a case
     without one is a problem (prediction passes False: it reads only the images). Folders
-    holding NIfTI files whose names match no layout are "unknown layout" problems.
+    holding NIfTI files whose names match no layout are "unknown layout" problems. A case id
+    found in several folders is a problem for each copy, naming the others: none is used.
 
     Returns:
       (cases, problems): cases sorted by case id, each valid as far as file names go; problems
@@ -100,8 +103,17 @@ def find_cases(root, require_seg=True):
                            tuple(images), seg), case_problems))
 
     labelled = require_seg and any(case.seg is not None for case, _ in found)
+    copies = collections.defaultdict(list)
+    for case, _ in found:
+        copies[case.case_id].append(case.directory)
     cases = []
     for case, case_problems in sorted(found, key=lambda item: item[0].case_id):
+        others = [directory for directory in copies[case.case_id] if directory != case.directory]
+        if others:
+            case_problems = case_problems + [Problem(
+                case.case_id, case.directory,
+                f"duplicate case id: also in {', '.join(others)}; neither copy is used",
+            )]
         if labelled and case.seg is None:
             layout = layouts.LAYOUTS[case.release]
             name = layout.file_name(case.case_id, layouts.SEGMENTATION)

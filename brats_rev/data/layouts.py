@@ -23,7 +23,9 @@ class Layout:
     Attributes:
       release: "2020", "2021" or "2023".
       convention: the key of `brats_rev.labels.CONVENTIONS` its segmentations use.
-      case_pattern: regular expression a case folder name (= case id) fully matches.
+      case_pattern: regular expression a case folder name (= case id) fully matches, with
+        ASCII digits `[0-9]` only: a Unicode digit class also matches e.g. Arabic-Indic digits,
+        and ids that differ only in those map to one sanitised output file name.
       separator: between case id and suffix in file names.
       suffixes: canonical modality name (or "seg") -> file suffix.
     """
@@ -50,14 +52,14 @@ _CLASSIC = types.MappingProxyType(
 LAYOUTS = types.MappingProxyType(
     {
         "2020": Layout(
-            "2020", "brats2020", r"BraTS20_(Training|Validation|Testing)_\d{3}", "_", _CLASSIC
+            "2020", "brats2020", r"BraTS20_(Training|Validation|Testing)_[0-9]{3}", "_", _CLASSIC
         ),
-        "2021": Layout("2021", "brats2021", r"BraTS2021_\d{5}", "_", _CLASSIC),
+        "2021": Layout("2021", "brats2021", r"BraTS2021_[0-9]{5}", "_", _CLASSIC),
         # The 2023 GLI layout; the other 2023 challenges (MEN, MET, PED, SSA) name files alike.
         "2023": Layout(
             "2023",
             "brats2023",
-            r"BraTS-(GLI|MEN|MET|PED|SSA)-\d{5}-\d{3}",
+            r"BraTS-(GLI|MEN|MET|PED|SSA)-[0-9]{5}-[0-9]{3}",
             "-",
             types.MappingProxyType(
                 {"flair": "t2f", "t1": "t1n", "t1ce": "t1c", "t2": "t2w", SEGMENTATION: "seg"}

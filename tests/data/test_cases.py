@@ -68,3 +68,28 @@ def test_missing_modality_missing_seg_and_unknown_layout(tmp_path):
 def test_missing_root_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a directory"):
         cases.find_cases(str(tmp_path / "absent"))
+
+
+def test_a_case_id_in_two_folders_rejects_both_copies_naming_both(tmp_path):
+    ids = phantoms.write_dataset(str(tmp_path / "part1"), 2, "2021", SHAPE)
+    phantoms.write_dataset(str(tmp_path / "part2"), 1, "2021", SHAPE)  # ids[0] again
+    found, problems = cases.find_cases(str(tmp_path))
+    assert [c.case_id for c in found] == [ids[1]]
+    copies = [str(tmp_path / "part1" / ids[0]), str(tmp_path / "part2" / ids[0])]
+    assert [(p.case_id, p.file) for p in problems] == [(ids[0], copies[0]), (ids[0], copies[1])]
+    for problem, other in zip(problems, reversed(copies), strict=True):
+        assert problem.message.startswith("duplicate case id")
+        assert other in problem.message and problem.severity == "error"
+
+
+def test_case_ids_with_non_ascii_digits_are_an_unknown_layout(tmp_path):
+    [case_id] = phantoms.write_dataset(str(tmp_path), 1, "2021", SHAPE)
+    arabic = "BraTS2021_" + "".join(chr(0x0660 + int(d)) for d in case_id[-5:])  # r"\d" matches
+    (tmp_path / arabic).mkdir()
+    for path in (tmp_path / case_id).iterdir():
+        shutil.copy(path, tmp_path / arabic / path.name.replace(case_id, arabic))
+    found, problems = cases.find_cases(str(tmp_path))
+    assert [c.case_id for c in found] == [case_id]
+    assert [p.case_id for p in problems] == [arabic]
+    assert problems[0].message.startswith("unknown layout")
+    assert layouts.layout_for_case(arabic) is None

@@ -11,6 +11,7 @@ from brats_rev import labels, phantoms
 from brats_rev.data import layouts
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import batch
+from brats_rev.inference.predictor import CaseError
 from brats_rev.progress import Progress
 from tests.inference.fakes import SHAPE, encoding_phantom, region_reading_predictor
 
@@ -104,3 +105,28 @@ def test_a_root_without_any_case_is_an_error_naming_the_patterns(tmp_path):
     with pytest.raises(batch.NoCasesFound, match="no BraTS case folder under .*BraTS2021_"):
         batch.predict_folder(None, str(tmp_path), str(tmp_path / "out"), batch.OutputOptions())
     assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
+def test_a_case_id_in_two_folders_is_a_failure_for_each_copy(tmp_path, capsys):
+    ids = phantoms.write_dataset(str(tmp_path / "in" / "a"), 2, "2021", (16, 16, 12))
+    phantoms.write_dataset(str(tmp_path / "in" / "b"), 1, "2021", (16, 16, 12))  # ids[0] again
+
+    class RecordingPredictor:
+        """Fails every case it is given, after noting its id."""
+
+        def __init__(self):
+            self.seen = []
+
+        def predict_case(self, case):
+            self.seen.append(case.case_id)
+            raise CaseError(f"{case.case_id}: not predicted here")
+
+    predictor, output_dir = RecordingPredictor(), str(tmp_path / "out")
+    report, problems = batch.predict_folder(predictor, str(tmp_path / "in"), output_dir,
+                                            batch.OutputOptions())
+    assert predictor.seen == [ids[1]]  # neither copy of ids[0] is predicted
+    assert batch.write_report(output_dir, {}, report, problems) == 1
+    printed = capsys.readouterr().out
+    for copy, other in (("a", "b"), ("b", "a")):
+        assert (f"failed: {ids[0]}: {tmp_path / 'in' / copy / ids[0]}: duplicate case id: "
+                f"also in {tmp_path / 'in' / other / ids[0]}") in printed

@@ -2,7 +2,9 @@
 --workers, --folds, --margin and --runner flags reaching the conversion."""
 
 import glob
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,8 +66,10 @@ def _run_counting_workers(*args):
 def test_exit_code_reflects_rejects(tmp_path):
     """Also: the failing run converts in --workers=2 processes with --folds=3 and --margin=2;
     the allowed one runs on Beam (--runner=beam), which takes an option the local runner
-    refuses."""
+    refuses. A second, complete copy of the rejected case in another folder is rejected too."""
     ids = phantoms.write_dataset(str(tmp_path / "in"), 3, "2021", (24, 28, 20), extension=".nii")
+    copies = [tmp_path / "in" / ids[1], tmp_path / "in" / "more" / ids[1]]
+    shutil.copytree(copies[0], copies[1])
     os.remove(tmp_path / "in" / ids[1] / f"{ids[1]}_flair.nii")
     common = [f"--input_dir={tmp_path / 'in'}", f"--output_dir={tmp_path / 'out'}",
               "--num_shards=2"]
@@ -73,11 +77,16 @@ def test_exit_code_reflects_rejects(tmp_path):
     assert failed.returncode == 1, failed.stderr
     assert f"REJECTED {ids[1]}: " in failed.stdout and "missing modality flair" in failed.stdout
     assert "converted 2 cases into 2 shards" in failed.stdout
+    for copy, other in (copies, reversed(copies)):
+        assert f"REJECTED {ids[1]}: {copy}: duplicate case id: also in {other}" in failed.stdout
     assert "2/3 cases" not in failed.stdout and "3/3 cases" not in failed.stdout  # bar on stderr
     assert "2/2 cases, 0 rejected" in failed.stderr
     assert len(workers) == 2  # none with the default --workers=1 (converted in the program)
     document = manifest.load_manifest(str(tmp_path / "out"))
     assert document["options"]["margin"] == 2 and document["options"]["num_folds"] == 3
+    with open(tmp_path / "out" / manifest.REJECTED_NAME) as report:
+        duplicates = [p["file"] for p in json.load(report) if "duplicate" in p["problem"]]
+    assert duplicates == [str(path) for path in copies]
     # Three folds (the default is 5) dealt from the two converted cases: one stays empty.
     assert len(document["folds"]) == 3
     assert sorted(len(fold) for fold in document["folds"]) == [0, 1, 1]
