@@ -37,7 +37,6 @@ The case dict `encode_example` takes:
 
 import dataclasses
 import functools
-import glob
 import os
 
 import numpy as np
@@ -374,15 +373,19 @@ def write_shard(path, serialized_records):
 
 
 def _shards_of(path):
-    """[(shard path, expected count or None)] for a shard, a folder or a manifest.json."""
+    """[(shard path, expected count or None)] for a shard, a folder holding a manifest.json,
+    or a manifest.json.
+
+    Raises:
+      FileNotFoundError: `path` is a folder without a manifest: whatever shards it holds may
+        not be all of the dataset (a conversion that did not finish).
+    """
     if os.path.isdir(path):
-        if os.path.isfile(os.path.join(path, manifest.MANIFEST_NAME)):
-            path = os.path.join(path, manifest.MANIFEST_NAME)
-        else:
-            shards = sorted(glob.glob(os.path.join(path, "*.tfrecord.gz")))
-            if not shards:
-                raise FileNotFoundError(f"no manifest.json and no *.tfrecord.gz in {path}")
-            return [(shard, None) for shard in shards]
+        if not os.path.isfile(os.path.join(path, manifest.MANIFEST_NAME)):
+            raise FileNotFoundError(
+                f"{path} holds no {manifest.MANIFEST_NAME}: the conversion did not finish, or "
+                "this is not a converted dataset (a single shard file can be read on its own)")
+        path = os.path.join(path, manifest.MANIFEST_NAME)
     if path.endswith(".json"):
         _check_version(manifest.load_manifest(path)["schema_version"])
         return [(shard, count) for shard, count, _ in manifest.verified_shards(path)]
@@ -390,7 +393,7 @@ def _shards_of(path):
 
 
 def read_records(path):
-    """Yields the serialised records of a shard, folder or manifest, shard by shard.
+    """Yields the serialised records of a shard, a dataset folder or a manifest, shard by shard.
 
     With a manifest, every shard's sha256 is checked first and its record count after
     reading. Raises manifest.ShardIntegrityError naming the shard on any mismatch or
@@ -411,6 +414,7 @@ def read_records(path):
 
 
 def read_cases(path):
-    """Yields the case dicts (numpy, see module docstring) of a shard, folder or manifest.json."""
+    """Yields the case dicts (numpy, see module docstring) of a shard, a dataset folder (holding
+    manifest.json) or a manifest.json."""
     for record in read_records(path):
         yield decode_example(record)

@@ -4,8 +4,9 @@
     python -m brats_rev.data.verify --tfrecords=/data/records [--json_out=qa.json]
 
 --input_dir checks NIfTI cases exactly as the conversion does (every file read in full).
---tfrecords reads a shard, a folder or a manifest.json (shards verified against the manifest).
-The exit code is 1 if any case was rejected or any shard is corrupt.
+--tfrecords reads a shard, a dataset folder or its manifest.json (shards verified against the
+manifest); a folder without manifest.json is an incomplete dataset (rejected). The exit code
+is 1 if any case was rejected, any shard is corrupt or the manifest is missing.
 """
 
 import numpy as np
@@ -65,8 +66,9 @@ def report_nifti(input_dir, affine_tolerance_mm=case_reader.AFFINE_TOLERANCE_MM)
 def report_tfrecords(path):
     """QA report dict of converted records at `path` (shard, folder or manifest.json).
 
-    Shard problems (missing, corrupt, truncated, wrong count, other schema version) are an
-    entry with status rejected and case id "<shard>", after the cases that could be read.
+    Shard problems (missing, corrupt, truncated, wrong count, other schema version, a folder
+    without manifest.json) are an entry with status rejected and case id "<shard>", after the
+    cases that could be read.
     """
     entries = []
     try:

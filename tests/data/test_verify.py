@@ -2,13 +2,14 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from brats_rev import labels, phantoms
+from brats_rev import config, labels, phantoms
 from brats_rev.data import layouts, manifest, verify
 from pipelines import conversion, convert_brats
 from tests.data import bad_cases
@@ -65,3 +66,18 @@ def test_tfrecords_report_and_cli(tmp_path):
     written = json.loads(json_out.read_text())
     assert written["summary"] == {"ok": 1, "warning": 1, "rejected": 1}
     assert np.isclose(written["cases"][0]["region_ml"]["WT"], expected["WT"] / 1000)
+
+
+def test_shards_without_a_manifest_are_an_incomplete_dataset(tmp_path):
+    """A folder of shards and no manifest.json (an unfinished conversion, or shards copied
+    out of a dataset) is rejected; a shard given on its own is still read."""
+    shards = [path for path, _, _ in manifest.verified_shards(config.SAMPLE_DATA_DIR)]
+    for path in shards:
+        shutil.copy(path, tmp_path)
+    report = verify.report_tfrecords(str(tmp_path))
+    assert report["summary"] == {"ok": 0, "warning": 0, "rejected": 1}
+    [problem] = report["cases"][0]["problems"]
+    assert f"{tmp_path} holds no {manifest.MANIFEST_NAME}" in problem["problem"]
+    assert "the conversion did not finish" in problem["problem"]
+    alone = verify.report_tfrecords(str(tmp_path / os.path.basename(shards[0])))
+    assert alone["summary"]["ok"] == len(manifest.verified_shards(config.SAMPLE_DATA_DIR)[0][2])
