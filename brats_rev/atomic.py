@@ -11,6 +11,21 @@ import os
 import tempfile
 
 
+def temporary_pattern(name, suffix=".tmp"):
+    """Glob pattern of the temporary files `atomic_path` makes for a file named `name` (itself
+    a name or a glob pattern): what a killed writer leaves next to the target."""
+    return f".{name}.*{suffix}"
+
+
+def fsync_folder(directory):
+    """Makes the entries of `directory` (created, renamed, removed files) durable."""
+    folder = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=".tmp"):
     """Yields a temporary path next to `path`; on success fsyncs it, renames it to `path`
@@ -30,11 +45,7 @@ def atomic_path(path, suffix=".tmp"):
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temporary, path)
-        folder = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(folder)  # make the rename itself durable
-        finally:
-            os.close(folder)
+        fsync_folder(directory)  # make the rename itself durable
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)

@@ -2,8 +2,9 @@
 
 One element per planned shard: a worker converts that shard's cases in order and writes the
 shard with the same code as the local runner, so the bytes are the same. All shard outputs are
-then gathered into one element that writes manifest.json and rejected.json. `output_dir` must
-be a filesystem path every worker can write (a shared mount on distributed runners).
+then gathered into one element that writes rejected.json and the manifest to publish. All of it
+goes into a staging folder (`pipelines.publish`), which must be a filesystem path every worker
+can write (a shared mount on distributed runners); the program publishes it after the pipeline.
 """
 
 import apache_beam as beam
@@ -12,24 +13,25 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipelines import conversion
 
 
-def _convert_shard(plan, root, output_dir, options):
+def _convert_shard(plan, root, staging, options):
     results = (conversion.convert_case(case, root, options) for case in plan.cases)
-    return conversion.write_planned_shard(output_dir, plan, results)
+    return conversion.write_planned_shard(staging, plan, results)
 
 
-def _finish(shard_outputs, output_dir, discovery_problems, options):
+def _finish(shard_outputs, staging, discovery_problems, options):
     ordered = sorted(shard_outputs, key=lambda output: output[0]["file"])
-    conversion.finish(output_dir, ordered, discovery_problems, options)
+    conversion.finish(staging, ordered, discovery_problems, options)
 
 
-def run_beam(plans, root, output_dir, options, discovery_problems, beam_runner="DirectRunner",
+def run_beam(plans, root, staging, options, discovery_problems, beam_runner="DirectRunner",
              pipeline_args=()):
-    """Runs the conversion on Beam runner `beam_runner`; writes shards, manifest and report.
+    """Runs the conversion on Beam runner `beam_runner`; writes the shards, rejected.json and
+    the manifest to publish into `staging`.
 
     Args:
       plans: list of conversion.ShardPlan.
       root: dataset root.
-      output_dir: folder for shards, manifest.json and rejected.json.
+      staging: the staging folder (pipelines.publish.start).
       options: conversion.ConversionOptions.
       discovery_problems: Problems found before conversion (go into the rejected report).
       beam_runner: Beam runner name (DirectRunner, DataflowRunner, FlinkRunner, SparkRunner).
@@ -41,7 +43,7 @@ def run_beam(plans, root, output_dir, options, discovery_problems, beam_runner="
             pipeline
             | "PlanShards" >> beam.Create(plans)
             | "Spread" >> beam.Reshuffle()
-            | "ConvertShard" >> beam.Map(_convert_shard, root, output_dir, options)
+            | "ConvertShard" >> beam.Map(_convert_shard, root, staging, options)
             | "GatherShards" >> beam.combiners.ToList()
-            | "WriteManifest" >> beam.Map(_finish, output_dir, discovery_problems, options)
+            | "WriteManifest" >> beam.Map(_finish, staging, discovery_problems, options)
         )

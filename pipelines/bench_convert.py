@@ -4,12 +4,12 @@
         --workers=1,2 [--shape=240,240,155] [--json_out=bench.json]
 
 Writes the phantoms once under <work_dir>/nifti (reused by later runs), converts them into
-<work_dir>/records_<n>workers for each worker count, and prints a Markdown table: wall time,
-cases/s, record bytes per case and raw NIfTI bytes per case. Wall time covers the whole
-conversion, including the start-up of worker processes (each imports TensorFlow); the
-steady rate counts only the cases after the first one, from the progress line's timestamps.
-CPU seconds per case (user + system, this process and its workers, start-up included) do not
-depend on what else the machine runs, unlike the wall-clock rates.
+<work_dir>/records_<n>workers for each worker count (replacing what is there), and prints a
+Markdown table: wall time, cases/s, record bytes per case and raw NIfTI bytes per case. Wall
+time covers the whole conversion, including the start-up of worker processes (each imports
+TensorFlow); the steady rate counts only the cases after the first one, from the progress
+line's timestamps. CPU seconds per case (user + system, this process and its workers, start-up
+included) do not depend on what else the machine runs, unlike the wall-clock rates.
 """
 
 import os
@@ -68,7 +68,7 @@ def time_conversions(work_dir, num_cases, shape, worker_counts, num_shards, rele
         start = time.perf_counter()
         document = convert_brats.convert(source, output, conversion.ConversionOptions(),
                                          num_shards=num_shards, workers=workers,
-                                         progress_stream=stamps)
+                                         progress_stream=stamps, overwrite=True)
         seconds = time.perf_counter() - start
         cpu = _cpu_seconds() - cpu_start
         steady = stamps.times[-1] - stamps.times[0]

@@ -3,12 +3,12 @@
 `convert_case` validates, preprocesses and encodes a single case (pure function of the case
 files and the options); `plan_shards` fixes which case goes into which shard before anything
 is read; `write_planned_shard` writes one shard from results in plan order; `finish` writes
-manifest.json and rejected.json. The local runner and the Beam runner only differ in how they
-schedule these calls, so they produce the same bytes.
+rejected.json and the manifest to publish. The local runner and the Beam runner only differ in
+how they schedule these calls, so they produce the same bytes. All of it goes into a staging
+folder that `pipelines.publish` then publishes.
 """
 
 import dataclasses
-import glob
 import os
 
 import numpy as np
@@ -17,8 +17,6 @@ from brats_rev import atomic, labels
 from brats_rev.config import CROP_MARGIN
 from brats_rev.data import case_reader, manifest, prepare, preprocess, records
 from brats_rev.data.problems import ERROR, Problem
-
-STALE_SHARD_PATTERN = "brats-*-of-*.tfrecord.gz"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +127,9 @@ def plan_shards(cases, num_shards):
             for k in range(count)]
 
 
-def write_planned_shard(output_dir, plan, results):
-    """Writes the accepted records of `results` (CaseResults in plan order) as `plan.file`.
+def write_planned_shard(folder, plan, results):
+    """Writes the accepted records of `results` (CaseResults in plan order) as `plan.file` in
+    `folder`.
 
     Returns (shard info dict with case_ids, {case id: metadata}, [Problem of rejected cases]).
     """
@@ -147,16 +146,17 @@ def write_planned_shard(output_dir, plan, results):
             metadata[result.case_id] = {**result.metadata, "shard": plan.file}
             yield result.record
 
-    info = records.write_shard(os.path.join(output_dir, plan.file), accepted())
+    info = records.write_shard(os.path.join(folder, plan.file), accepted())
     info["case_ids"] = sorted(metadata)
     return info, metadata, rejected
 
 
-def finish(output_dir, shard_outputs, discovery_problems, options):
-    """Writes manifest.json and rejected.json from all shards' outputs; returns the manifest.
+def finish(staging, shard_outputs, discovery_problems, options):
+    """Writes rejected.json and manifest.json (shard files named relative to `staging`) from
+    all shards' outputs into the staging folder the shards were written to; returns the
+    manifest dict. `pipelines.publish.publish` then publishes that folder.
 
-    `shard_outputs` are write_planned_shard results in shard order. Shards of an earlier run
-    with another shard count are deleted so the folder holds exactly what the manifest lists.
+    `shard_outputs` are write_planned_shard results in shard order.
     """
     shards, cases, rejected = [], {}, [p.to_json() for p in discovery_problems]
     for info, metadata, problems in shard_outputs:
@@ -166,11 +166,6 @@ def finish(output_dir, shard_outputs, discovery_problems, options):
     rejected.sort(key=lambda p: (p["case_id"], p["file"], p["problem"]))
     document = manifest.build_manifest(records.SCHEMA_VERSION, shards, cases, rejected,
                                        dataclasses.asdict(options), options.num_folds)
-    manifest.write_manifest(output_dir, document)
-    atomic.write_text(os.path.join(output_dir, manifest.REJECTED_NAME),
-                      manifest.to_json(rejected))
-    current = {info["file"] for info in shards}
-    for path in glob.glob(os.path.join(output_dir, STALE_SHARD_PATTERN)):
-        if os.path.basename(path) not in current:
-            os.remove(path)
+    atomic.write_text(os.path.join(staging, manifest.REJECTED_NAME), manifest.to_json(rejected))
+    manifest.write_manifest(staging, document)
     return document

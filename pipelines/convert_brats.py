@@ -5,12 +5,19 @@
     python -m pipelines.convert_brats ... --runner=beam [--beam_runner=DataflowRunner] \
         [--project=... --region=... any other Beam pipeline option]
 
-Writes the shards, manifest.json and rejected.json into --output_dir. Every good case is
-converted even when others are rejected; the exit code is 1 if any case was rejected unless
---allow_rejects. Flags this program does not know are passed to Beam (with --runner=beam).
+Publishes the dataset in --output_dir: manifest.json and a folder of shards and rejected.json
+beside it (pipelines.publish), replacing the dataset there only once the new one is complete.
+Every good case is converted even when others are rejected. A folder holding another dataset
+(other case ids) is replaced only with --overwrite. Flags this program does not know are passed
+to Beam (with --runner=beam).
+
+Exit codes: 0 published; 1 published but cases were rejected (unless --allow_rejects), or a
+usage error (bad flags, --output_dir not writable or holding another dataset), nothing written
+then; 2 no case converted, nothing published.
 """
 
 import os
+import sys
 import time
 
 from absl import app, flags
@@ -18,38 +25,57 @@ from absl import app, flags
 from brats_rev import progress
 from brats_rev.data import cases as cases_lib
 from brats_rev.data import manifest
-from pipelines import conversion, local_runner
+from pipelines import conversion, local_runner, publish
+
+EXIT_REJECTED = 1
+EXIT_NOTHING_PUBLISHED = 2
+RUNNERS = ("local", "beam")
 
 
 def convert(input_dir, output_dir, options, num_shards=4, workers=1, runner="local",
-            beam_runner="DirectRunner", pipeline_args=(), progress_stream=None):
-    """Finds, validates and converts every case under `input_dir`; returns the manifest dict.
+            beam_runner="DirectRunner", pipeline_args=(), progress_stream=None, overwrite=False):
+    """Finds, validates and converts every case under `input_dir` and publishes the dataset
+    in `output_dir`; returns the published manifest dict.
 
     The manifest's "rejected" list holds every problem that stopped a case (discovery and
     conversion). See the module docstring for what is written.
+
+    Raises (before anything is written):
+      publish.Refused: `output_dir` cannot be written, or holds another dataset and not
+        `overwrite`.
+    Raises (after the conversion):
+      publish.NothingConverted: no case was converted; nothing is published.
     """
+    if runner not in RUNNERS:
+        raise ValueError(f"`runner` must be one of {list(RUNNERS)}. Received: runner={runner!r}")
     found, discovery_problems = cases_lib.find_cases(input_dir)
     if not found and not discovery_problems:
         raise ValueError(f"no BraTS case folders under {input_dir}")
+    case_ids = {case.case_id for case in found} | {p.case_id for p in discovery_problems}
+    publish.check_replaceable(output_dir, case_ids, overwrite)
     plans = conversion.plan_shards(found, num_shards)
-    os.makedirs(output_dir, exist_ok=True)
+    staging = publish.start(output_dir)
     if runner == "local":
         bar = progress.Progress(len(found), stream=progress_stream)
-        outputs = local_runner.run_local(plans, input_dir, output_dir, options, workers, bar)
-        return conversion.finish(output_dir, outputs, discovery_problems, options)
-    if runner == "beam":
+        outputs = local_runner.run_local(plans, input_dir, staging, options, workers, bar)
+        conversion.finish(staging, outputs, discovery_problems, options)
+    else:
         from pipelines import beam_runner as beam_lib  # Beam is an optional extra.
 
-        beam_lib.run_beam(plans, input_dir, output_dir, options, discovery_problems,
-                          beam_runner, pipeline_args)
-        return manifest.load_manifest(output_dir)
-    raise ValueError(f"`runner` must be 'local' or 'beam'. Received: runner={runner!r}")
+        beam_lib.run_beam(plans, input_dir, staging, options, discovery_problems, beam_runner,
+                          pipeline_args)
+    return publish.publish(output_dir, staging)
+
+
+def _print_problems(document):
+    """Prints a line per rejected-case problem."""
+    for problem in document["rejected"]:
+        print(f"REJECTED {problem['case_id']}: {problem['file']}: {problem['problem']}")
 
 
 def _report(document, output_dir, seconds):
-    """Prints the rejected cases and a one-line summary."""
-    for problem in document["rejected"]:
-        print(f"REJECTED {problem['case_id']}: {problem['file']}: {problem['problem']}")
+    """Prints the problems and a one-line summary."""
+    _print_problems(document)
     rejected = {problem["case_id"] for problem in document["rejected"]}
     print(f"converted {document['num_cases']} cases into {len(document['shards'])} shards in "
           f"{seconds:.1f} s; rejected {len(rejected)} cases; "
@@ -57,7 +83,7 @@ def _report(document, output_dir, seconds):
 
 
 def main(argv):
-    """Entry point; returns the exit code (1 if cases were rejected and not allowed)."""
+    """Entry point; returns the exit code (see the module docstring)."""
     options = flags.FLAGS
     extra = argv[1:]
     if extra and options.runner == "local":
@@ -66,18 +92,25 @@ def main(argv):
         margin=options.margin, max_foreground_per_class=options.max_foreground_per_class,
         affine_tolerance_mm=options.affine_tolerance_mm, num_folds=options.folds)
     start = time.monotonic()
-    document = convert(options.input_dir, options.output_dir, conversion_options,
-                       options.num_shards, options.workers, options.runner,
-                       options.beam_runner, extra)
+    try:
+        document = convert(options.input_dir, options.output_dir, conversion_options,
+                           options.num_shards, options.workers, options.runner,
+                           options.beam_runner, extra, overwrite=options.overwrite)
+    except publish.Refused as error:
+        raise app.UsageError(str(error)) from None
+    except publish.NothingConverted as error:
+        _print_problems(error.document)
+        print(error, file=sys.stderr)
+        return EXIT_NOTHING_PUBLISHED
     _report(document, options.output_dir, time.monotonic() - start)
-    return 1 if document["rejected"] and not options.allow_rejects else 0
+    return EXIT_REJECTED if document["rejected"] and not options.allow_rejects else 0
 
 
 def define_flags():
     """Defines this program's absl flags (only when run as a program)."""
     flags.DEFINE_string("input_dir", None, "BraTS dataset root (any release layout).",
                         required=True)
-    flags.DEFINE_string("output_dir", None, "Folder for shards and manifest.json.",
+    flags.DEFINE_string("output_dir", None, "Folder the dataset is published in.",
                         required=True)
     flags.DEFINE_integer("num_shards", 4, "Number of TFRecord shards.", lower_bound=1)
     flags.DEFINE_integer("workers", 1, "Local worker processes.", lower_bound=1)
@@ -91,7 +124,9 @@ def define_flags():
     flags.DEFINE_float("affine_tolerance_mm", conversion.ConversionOptions.affine_tolerance_mm,
                        "Affine differences up to this are warnings, beyond errors.")
     flags.DEFINE_boolean("allow_rejects", False, "Exit 0 even if cases were rejected.")
-    flags.DEFINE_enum("runner", "local", ["local", "beam"], "Where the conversion runs.")
+    flags.DEFINE_boolean("overwrite", False,
+                         "Replace a dataset of other case ids in --output_dir.")
+    flags.DEFINE_enum("runner", "local", list(RUNNERS), "Where the conversion runs.")
     flags.DEFINE_string("beam_runner", "DirectRunner", "Beam runner for --runner=beam.")
 
 

@@ -60,13 +60,13 @@ def _counted(results, progress):
         yield result
 
 
-def run_local(plans, root, output_dir, options, workers, progress):
+def run_local(plans, root, staging, options, workers, progress):
     """Converts every planned shard; returns the write_planned_shard outputs in shard order.
 
     Args:
       plans: list of conversion.ShardPlan.
       root: dataset root (case paths in the manifest are relative to it).
-      output_dir: folder for the shards.
+      staging: folder for the shards (see pipelines.publish).
       options: conversion.ConversionOptions.
       workers: number of processes (1 converts in this process).
       progress: a pipelines.progress.Progress, updated per case.
@@ -75,6 +75,6 @@ def run_local(plans, root, output_dir, options, workers, progress):
         raise ValueError(f"`workers` must be >= 1. Received: workers={workers}")
     cases = [case for plan in plans for case in plan.cases]
     results = _counted(_ordered_results(cases, root, options, workers), progress)
-    return [conversion.write_planned_shard(output_dir, plan,
+    return [conversion.write_planned_shard(staging, plan,
                                            itertools.islice(results, len(plan.cases)))
             for plan in plans]

@@ -147,7 +147,7 @@ def _copy_sample(tmp_path):
 
 def test_a_damaged_shard_fails_before_reading(tmp_path):
     target = _copy_sample(tmp_path)
-    shard = target / "brats-00001-of-00002.tfrecord.gz"
+    shard = target / manifest.load_manifest(str(target))["shards"][1]["file"]
     shard.write_bytes(shard.read_bytes()[:-100])
     with pytest.raises(manifest.ShardIntegrityError, match="brats-00001-of-00002"):
         dataset.build_dataset(CONFIG.replace(data_dir=str(target)), "train", 0)

@@ -2,6 +2,7 @@
 
 import os
 
+from brats_rev.data import manifest
 from pipelines import bench_convert
 
 
@@ -13,7 +14,9 @@ def test_run_reports_cases_and_sizes(tmp_path):
     assert 0 < result["first_case_seconds"] <= result["seconds"]
     assert result["steady_cases_per_second"] > 0
     assert 0 < result["cpu_seconds_per_case"] < 60
-    record = os.path.getsize(tmp_path / "records_1workers" / "brats-00000-of-00001.tfrecord.gz")
+    output = tmp_path / "records_1workers"
+    [shard] = manifest.load_manifest(str(output))["shards"]
+    record = os.path.getsize(output / shard["file"])
     assert result["record_mb_per_case"] == round(record / 2 / 1e6, 2)
     assert result["nifti_mb_per_case"] == round(
         bench_convert.nifti_bytes(str(tmp_path / "nifti")) / 2 / 1e6, 2)

@@ -1,5 +1,7 @@
-"""Conversion end to end on tiny phantoms: layouts, exact labels, rejects, determinism, Beam."""
+"""Conversion end to end on tiny phantoms: layouts, exact labels, rejects, determinism, Beam,
+and publishing: a conversion replaces the dataset in its output folder whole or not at all."""
 
+import dataclasses
 import os
 import shutil
 
@@ -9,8 +11,9 @@ import pytest
 
 from brats_rev import labels, phantoms
 from brats_rev.data import layouts, manifest, prepare, preprocess, records
-from pipelines import conversion, convert_brats
+from pipelines import conversion, convert_brats, publish
 from tests.data import bad_cases
+from tests.pipelines.folders import file_bytes
 
 SHAPE = (24, 28, 20)
 OPTIONS = conversion.ConversionOptions(margin=2, max_foreground_per_class=16, num_folds=2)
@@ -125,14 +128,16 @@ def test_bad_cases_are_rejected_with_reasons_and_good_ones_converted(tmp_path, m
         assert message in rejected[case_id]["problem"], (case_id, rejected[case_id])
         assert rejected[case_id]["file"].startswith(str(root))
     assert manifest.load_manifest(str(tmp_path / "out"))["rejected"] == document["rejected"]
-    with open(tmp_path / "out" / manifest.REJECTED_NAME) as report:
+    with open(tmp_path / "out" / _set_folder(document) / manifest.REJECTED_NAME) as report:
         assert report.read() == manifest.to_json(document["rejected"])
     assert sum(s["num_records"] for s in document["shards"]) == 2
     assert sorted(c for fold in document["folds"] for c in fold) == good
 
 
-def _file_bytes(directory):
-    return {name: (directory / name).read_bytes() for name in sorted(os.listdir(directory))}
+def _set_folder(document):
+    """The folder (relative to the output folder) holding the shards of a published manifest."""
+    [folder] = {os.path.dirname(shard["file"]) for shard in document["shards"]}
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -144,29 +149,109 @@ def small_dataset(tmp_path_factory):
 
 @pytest.mark.slow
 def test_reruns_and_worker_counts_give_identical_bytes(tmp_path, small_dataset):
-    _convert(small_dataset, tmp_path / "a", num_shards=2)
-    first = _file_bytes(tmp_path / "a")
-    assert sorted(first) == ["brats-00000-of-00002.tfrecord.gz",
-                             "brats-00001-of-00002.tfrecord.gz", "manifest.json",
-                             "rejected.json"]
+    document = _convert(small_dataset, tmp_path / "a", num_shards=2)
+    first = file_bytes(tmp_path / "a")
+    folder = _set_folder(document)
+    assert folder.startswith("records-") and len(folder) == len("records-") + 12
+    assert list(first) == ["manifest.json"] + [
+        os.path.join(folder, name) for name in ("brats-00000-of-00002.tfrecord.gz",
+                                                "brats-00001-of-00002.tfrecord.gz",
+                                                "rejected.json")]
     _convert(small_dataset, tmp_path / "a", num_shards=2)  # rerun into the same folder
-    assert _file_bytes(tmp_path / "a") == first
+    assert file_bytes(tmp_path / "a") == first
     _convert(small_dataset, tmp_path / "b", num_shards=2, workers=2)
-    assert _file_bytes(tmp_path / "b") == first
+    assert file_bytes(tmp_path / "b") == first
 
 
-def test_rerun_with_fewer_shards_removes_stale_shards(tmp_path, small_dataset):
-    _convert(small_dataset, tmp_path, num_shards=3)
-    _convert(small_dataset, tmp_path, num_shards=1)
-    assert sorted(os.listdir(tmp_path)) == ["brats-00000-of-00001.tfrecord.gz",
-                                            "manifest.json", "rejected.json"]
+def test_rerun_with_other_options_replaces_the_set(tmp_path, small_dataset):
+    old = _set_folder(_convert(small_dataset, tmp_path, num_shards=3))
+    document = _convert(small_dataset, tmp_path, num_shards=1)
+    new = _set_folder(document)
+    assert new != old
+    shard = f"{new}/brats-00000-of-00001.tfrecord.gz"
+    assert list(file_bytes(tmp_path)) == ["manifest.json", shard, f"{new}/rejected.json"]
+    assert {metadata["shard"] for metadata in document["cases"].values()} == {shard}
+    assert len(list(records.read_cases(str(tmp_path)))) == 5
+
+
+def test_a_rerun_repairs_a_damaged_set(tmp_path, small_dataset):
+    document = _convert(small_dataset, tmp_path, num_shards=2)
+    good = file_bytes(tmp_path)
+    shard = tmp_path / document["shards"][1]["file"]
+    shard.write_bytes(shard.read_bytes()[:-20])
+    _convert(small_dataset, tmp_path, num_shards=2)
+    assert file_bytes(tmp_path) == good
 
 
 def test_beam_runner_matches_local_runner(tmp_path, small_dataset):
     pytest.importorskip("apache_beam")
     _convert(small_dataset, tmp_path / "local", num_shards=2)
     _convert(small_dataset, tmp_path / "beam", num_shards=2, runner="beam")
-    assert _file_bytes(tmp_path / "beam") == _file_bytes(tmp_path / "local")
+    assert file_bytes(tmp_path / "beam") == file_bytes(tmp_path / "local")
+
+
+def test_a_conversion_that_stops_midway_leaves_the_published_dataset(tmp_path, small_dataset,
+                                                                     monkeypatch):
+    """Stopping while the second of three shards is written (as a kill would, without any
+    clean-up) leaves the previous dataset byte for byte; the next run removes what it left."""
+    _convert(small_dataset, tmp_path, num_shards=3)
+    published = file_bytes(tmp_path)
+    write_shard, calls = records.write_shard, []
+
+    def stop_at_the_second_shard(path, serialized_records):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # stops the run here, leaving what a kill would leave
+        return write_shard(path, serialized_records)
+
+    monkeypatch.setattr(records, "write_shard", stop_at_the_second_shard)
+    other = dataclasses.replace(OPTIONS, margin=1)  # other options: other shard bytes
+    with pytest.raises(KeyboardInterrupt):
+        convert_brats.convert(str(small_dataset), str(tmp_path), other, num_shards=3,
+                              progress_stream=open(os.devnull, "w"))
+    left = file_bytes(tmp_path)
+    assert {path: left[path] for path in published} == published
+    [unfinished] = {path.split(os.sep)[0] for path in left if path not in published}
+    assert unfinished.startswith(".staging-") and len(calls) == 2
+    assert os.path.dirname(calls[0]) == str(tmp_path / unfinished)
+    assert [c["case_id"] for c in records.read_cases(str(tmp_path))] == sorted(
+        os.listdir(small_dataset))
+    monkeypatch.setattr(records, "write_shard", write_shard)
+    _convert(small_dataset, tmp_path, num_shards=3)
+    assert file_bytes(tmp_path) == published
+
+
+def test_a_dataset_of_the_flat_layout_is_read_and_replaced(tmp_path, small_dataset):
+    """Earlier versions wrote the shards and rejected.json next to manifest.json."""
+    document = _convert(small_dataset, tmp_path, num_shards=2)
+    folder = tmp_path / _set_folder(document)
+    for name in os.listdir(folder):
+        os.rename(folder / name, tmp_path / name)
+    folder.rmdir()
+    for shard in document["shards"]:
+        shard["file"] = os.path.basename(shard["file"])
+    manifest.write_manifest(str(tmp_path), document)
+    assert len(list(records.read_cases(str(tmp_path)))) == 5
+    _convert(small_dataset, tmp_path, num_shards=1)
+    assert sorted(os.listdir(tmp_path)) == ["manifest.json", _set_folder(
+        manifest.load_manifest(str(tmp_path)))]
+
+
+def test_another_dataset_is_replaced_only_with_overwrite(tmp_path, small_dataset):
+    _convert(small_dataset, tmp_path / "out", num_shards=2)
+    published = file_bytes(tmp_path / "out")
+    ids = phantoms.write_dataset(str(tmp_path / "other"), 2, "2023", SHAPE, first_case=7)
+    with pytest.raises(publish.Refused) as refused:
+        _convert(tmp_path / "other", tmp_path / "out")
+    assert str(refused.value) == (
+        f"--output_dir '{tmp_path / 'out'}' holds another dataset: 5 cases, 5 not in "
+        f"--input_dir, e.g. BraTS-GLI-00000-000, and --input_dir has 2 it lacks, e.g. {ids[0]}; "
+        "pass --overwrite to replace it")
+    assert file_bytes(tmp_path / "out") == published
+    document = _convert(tmp_path / "other", tmp_path / "out", overwrite=True)
+    assert document["num_cases"] == 2
+    assert [c["case_id"] for c in records.read_cases(str(tmp_path / "out"))] == ids
+    assert sorted(os.listdir(tmp_path / "out")) == ["manifest.json", _set_folder(document)]
 
 
 def test_plan_shards_is_contiguous_and_capped():
@@ -179,15 +264,23 @@ def test_plan_shards_is_contiguous_and_capped():
     assert conversion.plan_shards([], 2) == []
 
 
-def test_all_rejected_writes_report_and_no_shards(tmp_path):
-    ids = phantoms.write_dataset(str(tmp_path / "in"), 1, "2021", SHAPE)
-    os.remove(tmp_path / "in" / ids[0] / f"{ids[0]}_t1.nii.gz")
-    document = _convert(tmp_path / "in", tmp_path / "out")
-    assert (document["num_cases"], document["shards"], document["folds"][0]) == (0, [], [])
-    assert [p["case_id"] for p in document["rejected"]] == ids
-    assert list(records.read_cases(str(tmp_path / "out"))) == []
-    with pytest.raises(ValueError, match="no BraTS case folders"):
-        _convert(tmp_path / "out", tmp_path / "again")
+def test_a_conversion_without_any_good_case_publishes_nothing(tmp_path, small_dataset):
+    _convert(small_dataset, tmp_path / "out", num_shards=2)
+    published = file_bytes(tmp_path / "out")
+    shutil.copytree(small_dataset, tmp_path / "in")
+    for case in sorted(os.listdir(tmp_path / "in")):  # the same cases, each without its t1
+        os.remove(tmp_path / "in" / case / layouts.LAYOUTS["2023"].file_name(case, "t1"))
+    with pytest.raises(publish.NothingConverted) as nothing:
+        _convert(tmp_path / "in", tmp_path / "out")
+    assert str(nothing.value) == (
+        f"--output_dir '{tmp_path / 'out'}': no case converted (5 rejected), nothing published; "
+        "any dataset there is unchanged")
+    assert sorted({p["case_id"] for p in nothing.value.document["rejected"]}) == sorted(
+        os.listdir(tmp_path / "in"))
+    assert file_bytes(tmp_path / "out") == published
+    with pytest.raises(publish.NothingConverted):  # into a new folder: it stays empty
+        _convert(tmp_path / "in", tmp_path / "new")
+    assert os.listdir(tmp_path / "new") == []
 
 
 def test_unlabelled_dataset_converts_without_labels(tmp_path):

@@ -84,7 +84,8 @@ def test_exit_code_reflects_rejects(tmp_path):
     assert len(workers) == 2  # none with the default --workers=1 (converted in the program)
     document = manifest.load_manifest(str(tmp_path / "out"))
     assert document["options"]["margin"] == 2 and document["options"]["num_folds"] == 3
-    with open(tmp_path / "out" / manifest.REJECTED_NAME) as report:
+    set_folder = os.path.dirname(document["shards"][0]["file"])
+    with open(tmp_path / "out" / set_folder / manifest.REJECTED_NAME) as report:
         duplicates = [p["file"] for p in json.load(report) if "duplicate" in p["problem"]]
     assert duplicates == [str(path) for path in copies]
     # Three folds (the default is 5) dealt from the two converted cases: one stays empty.
@@ -141,3 +142,25 @@ def _is_running(pid):
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+@pytest.mark.slow
+def test_refusals_are_one_line_with_their_exit_code(tmp_path):
+    """An --output_dir that cannot be written is a usage error (exit 1); a run that converts no
+    case publishes nothing (exit 2, even with --allow_rejects). Neither writes anything."""
+    [case_id] = phantoms.write_dataset(str(tmp_path / "in"), 1, "2021", (24, 28, 20))
+    os.remove(tmp_path / "in" / case_id / f"{case_id}_t1.nii.gz")
+    (tmp_path / "file").write_text("not a folder")
+    unwritable = _run(f"--input_dir={tmp_path / 'in'}", f"--output_dir={tmp_path / 'file'}")
+    assert unwritable.returncode == 1, unwritable.stderr
+    assert f"--output_dir '{tmp_path / 'file'}' is not a folder" in unwritable.stderr
+    assert "Traceback" not in unwritable.stderr and unwritable.stdout == ""
+    nothing = _run(f"--input_dir={tmp_path / 'in'}", f"--output_dir={tmp_path / 'out'}",
+                   "--allow_rejects")
+    assert nothing.returncode == 2, nothing.stderr
+    assert nothing.stdout.startswith(f"REJECTED {case_id}: ")
+    assert nothing.stderr.splitlines()[-1] == (
+        f"--output_dir '{tmp_path / 'out'}': no case converted (1 rejected), nothing published; "
+        "any dataset there is unchanged")
+    assert os.listdir(tmp_path / "out") == []
+    assert (tmp_path / "file").read_text() == "not a folder"

@@ -5,20 +5,25 @@ import pathlib
 
 import pytest
 
-from brats_rev.data import records
+from brats_rev.data import manifest, records
 from pipelines import make_sample
+from tests.pipelines.folders import file_bytes
 
 SAMPLE_DIR = pathlib.Path(__file__).resolve().parents[2] / "tfrecords" / "sample"
 
 
 @pytest.mark.slow
 def test_committed_sample_regenerates_byte_identically(tmp_path):
-    make_sample.make_sample(str(tmp_path), progress_stream=open(os.devnull, "w"))
-    produced = sorted(os.listdir(tmp_path))
-    assert produced == ["brats-00000-of-00002.tfrecord.gz", "brats-00001-of-00002.tfrecord.gz",
-                        "manifest.json", "rejected.json"]
-    for name in produced:
-        assert (tmp_path / name).read_bytes() == (SAMPLE_DIR / name).read_bytes(), name
+    document = make_sample.make_sample(str(tmp_path), progress_stream=open(os.devnull, "w"))
+    produced = file_bytes(tmp_path)
+    folder = os.path.dirname(document["shards"][0]["file"])
+    assert list(produced) == [manifest.MANIFEST_NAME] + [
+        os.path.join(folder, name) for name in ("brats-00000-of-00002.tfrecord.gz",
+                                                "brats-00001-of-00002.tfrecord.gz",
+                                                manifest.REJECTED_NAME)]
+    committed = {path: data for path, data in file_bytes(SAMPLE_DIR).items()
+                 if path != "README.md"}
+    assert produced == committed
 
 
 def test_sample_is_realistic_holds_every_class_and_stays_small():
@@ -31,6 +36,6 @@ def test_sample_is_realistic_holds_every_class_and_stays_small():
     for name in records.FOREGROUND_CLASSES:  # each class in most cases, not in all (case mix)
         present = sum(len(case["foreground"][name]) > 0 for case in cases)
         assert present >= len(cases) // 2, name
-    size = sum(p.stat().st_size for p in SAMPLE_DIR.iterdir())
+    size = sum(len(data) for data in file_bytes(SAMPLE_DIR).values())
     assert size < 4_000_000
 
