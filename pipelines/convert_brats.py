@@ -12,8 +12,8 @@ Every good case is converted even when others are rejected. A folder holding ano
 to Beam (with --runner=beam).
 
 Exit codes: 0 published; 1 published but cases were rejected (unless --allow_rejects), or a
-usage error (bad flags, --output_dir not writable or holding another dataset), nothing written
-then; 2 no case converted, nothing published.
+usage error (bad flags, --input_dir not a folder or without cases, --output_dir not writable or
+holding another dataset), nothing written then; 2 no case converted, nothing published.
 """
 
 import os
@@ -24,12 +24,27 @@ from absl import app, flags
 
 from brats_rev import progress
 from brats_rev.data import cases as cases_lib
-from brats_rev.data import manifest
+from brats_rev.data import layouts, manifest
 from pipelines import conversion, local_runner, publish
 
 EXIT_REJECTED = 1
 EXIT_NOTHING_PUBLISHED = 2
 RUNNERS = ("local", "beam")
+
+
+class NoInput(ValueError):
+    """--input_dir is not a folder or holds no case folder (one line naming it)."""
+
+
+def _find_cases(input_dir):
+    """find_cases of `input_dir`; raises NoInput when it is no folder or holds nothing."""
+    if not os.path.isdir(input_dir):
+        raise NoInput(f"--input_dir {input_dir!r} is not a folder")
+    found, problems = cases_lib.find_cases(input_dir)
+    if not found and not problems:
+        raise NoInput(f"--input_dir {input_dir!r} holds no BraTS case folder (case folders are "
+                      f"named as a release names them: {layouts.case_patterns()})")
+    return found, problems
 
 
 def convert(input_dir, output_dir, options, num_shards=4, workers=1, runner="local",
@@ -41,6 +56,7 @@ def convert(input_dir, output_dir, options, num_shards=4, workers=1, runner="loc
     conversion). See the module docstring for what is written.
 
     Raises (before anything is written):
+      NoInput: `input_dir` is not a folder or holds no case folder.
       publish.Refused: `output_dir` cannot be written, or holds another dataset and not
         `overwrite`.
     Raises (after the conversion):
@@ -48,9 +64,7 @@ def convert(input_dir, output_dir, options, num_shards=4, workers=1, runner="loc
     """
     if runner not in RUNNERS:
         raise ValueError(f"`runner` must be one of {list(RUNNERS)}. Received: runner={runner!r}")
-    found, discovery_problems = cases_lib.find_cases(input_dir)
-    if not found and not discovery_problems:
-        raise ValueError(f"no BraTS case folders under {input_dir}")
+    found, discovery_problems = _find_cases(input_dir)
     case_ids = {case.case_id for case in found} | {p.case_id for p in discovery_problems}
     publish.check_replaceable(output_dir, case_ids, overwrite)
     plans = conversion.plan_shards(found, num_shards)
@@ -96,7 +110,7 @@ def main(argv):
         document = convert(options.input_dir, options.output_dir, conversion_options,
                            options.num_shards, options.workers, options.runner,
                            options.beam_runner, extra, overwrite=options.overwrite)
-    except publish.Refused as error:
+    except (NoInput, publish.Refused) as error:
         raise app.UsageError(str(error)) from None
     except publish.NothingConverted as error:
         _print_problems(error.document)

@@ -94,7 +94,7 @@ def find_cases(root, require_seg=True):
                 problems.append(Problem(
                     case_id, directory,
                     "unknown layout: folder name matches no BraTS release "
-                    f"({', '.join(x.case_pattern for x in layouts.LAYOUTS.values())})",
+                    f"({layouts.case_patterns()})",
                 ))
             continue
         subdirs.clear()

@@ -74,6 +74,11 @@ FILE_ALIASES = types.MappingProxyType(
 )
 
 
+def case_patterns():
+    """The case folder name patterns of every release, comma-separated, for messages."""
+    return ", ".join(layout.case_pattern for layout in LAYOUTS.values())
+
+
 def layout_for_case(case_id):
     """The Layout whose case pattern `case_id` matches, or None."""
     for layout in LAYOUTS.values():

@@ -3,6 +3,7 @@ and publishing: a conversion replaces the dataset in its output folder whole or 
 
 import dataclasses
 import os
+import re
 import shutil
 
 import nibabel as nib
@@ -281,6 +282,35 @@ def test_a_conversion_without_any_good_case_publishes_nothing(tmp_path, small_da
     with pytest.raises(publish.NothingConverted):  # into a new folder: it stays empty
         _convert(tmp_path / "in", tmp_path / "new")
     assert os.listdir(tmp_path / "new") == []
+
+
+MISTAKES = {  # name: (input folder, output folder, start of the message), under tmp_path
+    "missing input": ("absent", "out", "--input_dir '{tmp}/absent' is not a folder"),
+    "empty input": ("empty", "out", "--input_dir '{tmp}/empty' holds no BraTS case folder"),
+    "output is a file": ("in", "file", "--output_dir '{tmp}/file' is not a folder"),
+    "output under a file": ("in", "file/out",
+                            "--output_dir '{tmp}/file/out' cannot be written: Not a directory"),
+    "read-only output": ("in", "locked",
+                         "--output_dir '{tmp}/locked' cannot be written: Permission denied"),
+}
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_unusable_folders_are_refused_before_anything_is_written(tmp_path, small_dataset,
+                                                                  mistake):
+    if mistake == "read-only output" and os.geteuid() == 0:
+        pytest.skip("root may write into a read-only folder")
+    shutil.copytree(small_dataset, tmp_path / "in")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "locked").mkdir(mode=0o555)
+    (tmp_path / "file").write_text("not a folder")
+    before = file_bytes(tmp_path)
+    input_dir, output_dir, expected = MISTAKES[mistake]
+    with pytest.raises((convert_brats.NoInput, publish.Refused),
+                       match=re.escape(expected.format(tmp=tmp_path))):
+        _convert(tmp_path / input_dir, tmp_path / output_dir)
+    assert file_bytes(tmp_path) == before
+    assert sorted(os.listdir(tmp_path)) == ["empty", "file", "in", "locked"]
 
 
 def test_unlabelled_dataset_converts_without_labels(tmp_path):
