@@ -82,9 +82,12 @@ def convert(input_dir, output_dir, options, num_shards=4, workers=1, runner="loc
 
 
 def _print_problems(document):
-    """Prints a line per rejected-case problem."""
+    """Prints a line per rejected-case problem and per warning of a converted case."""
     for problem in document["rejected"]:
         print(f"REJECTED {problem['case_id']}: {problem['file']}: {problem['problem']}")
+    for case_id, metadata in sorted(document["cases"].items()):
+        for problem in metadata["warnings"]:
+            print(f"WARNING {case_id}: {problem['file']}: {problem['problem']}")
 
 
 def _report(document, output_dir, seconds):

@@ -16,6 +16,7 @@ import pytest
 from brats_rev import phantoms
 from brats_rev.data import case_reader, manifest, prepare
 from brats_rev.data.cases import find_cases
+from tests.data import bad_cases
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -66,11 +67,14 @@ def _run_counting_workers(*args):
 def test_exit_code_reflects_rejects(tmp_path):
     """Also: the failing run converts in --workers=2 processes with --folds=3 and --margin=2;
     the allowed one runs on Beam (--runner=beam), which takes an option the local runner
-    refuses. A second, complete copy of the rejected case in another folder is rejected too."""
+    refuses. A second, complete copy of the rejected case in another folder is rejected too;
+    an affine difference within the tolerance is printed as a warning."""
     ids = phantoms.write_dataset(str(tmp_path / "in"), 3, "2021", (24, 28, 20), extension=".nii")
     copies = [tmp_path / "in" / ids[1], tmp_path / "in" / "more" / ids[1]]
     shutil.copytree(copies[0], copies[1])
     os.remove(tmp_path / "in" / ids[1] / f"{ids[1]}_flair.nii")
+    shifted = tmp_path / "in" / ids[2] / f"{ids[2]}_t2.nii"
+    bad_cases.shift_affine(str(shifted), 5e-4)
     common = [f"--input_dir={tmp_path / 'in'}", f"--output_dir={tmp_path / 'out'}",
               "--num_shards=2"]
     failed, workers = _run_counting_workers(*common, "--workers=2", "--folds=3", "--margin=2")
@@ -79,6 +83,7 @@ def test_exit_code_reflects_rejects(tmp_path):
     assert "converted 2 cases into 2 shards" in failed.stdout
     for copy, other in (copies, reversed(copies)):
         assert f"REJECTED {ids[1]}: {copy}: duplicate case id: also in {other}" in failed.stdout
+    assert f"WARNING {ids[2]}: {shifted}: t2 affine differs from flair" in failed.stdout
     assert "2/3 cases" not in failed.stdout and "3/3 cases" not in failed.stdout  # bar on stderr
     assert "2/2 cases, 0 rejected" in failed.stderr
     assert len(workers) == 2  # none with the default --workers=1 (converted in the program)
