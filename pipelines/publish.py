@@ -140,11 +140,11 @@ def _is_ours(name):
                    for pattern in FLAT_PATTERNS + TEMPORARY_PATTERNS))
 
 
-def _remove_unreferenced(output_dir, keep):
-    """Removes what `_is_ours` in `output_dir` except the names in `keep`."""
+def _remove_unreferenced(output_dir, published):
+    """Removes every entry of `output_dir` that `_is_ours` but the set folder `published`."""
     for name in sorted(os.listdir(output_dir)):
         path = os.path.join(output_dir, name)
-        if name in keep or not _is_ours(name):
+        if name == published or not _is_ours(name):
             continue
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
@@ -179,5 +179,5 @@ def publish(output_dir, staging):
         atomic.fsync_folder(output_dir)
     published = _in_folder(document, name)
     manifest.write_manifest(output_dir, published)
-    _remove_unreferenced(output_dir, keep={manifest.MANIFEST_NAME, name})
+    _remove_unreferenced(output_dir, name)
     return published

@@ -1,9 +1,10 @@
 """manifest.json: what a converted dataset holds, and the check that its shards are intact.
 
-The manifest lists, for each shard, its file name, case ids, record count and sha256; per-case
-metadata; k-fold splits; and every rejected case with its reason. `verified_shards` re-hashes
-each shard before it is read, so a truncated or altered shard is an error naming the shard,
-never a dataset that is silently smaller. Pure Python; no TensorFlow.
+The manifest lists, for each shard, its file (path relative to the manifest's folder), case
+ids, record count and sha256; per-case metadata; k-fold splits; and every rejected case with
+its reason. `verified_shards` re-hashes each shard before it is read, so a truncated or altered
+shard is an error naming the shard, never a dataset that is silently smaller. Pure Python; no
+TensorFlow.
 
 Folds: converted case ids are ordered by the sha256 of the id and dealt round-robin into
 `num_folds` folds, so fold sizes differ by at most one and do not depend on the order cases
