@@ -22,7 +22,7 @@ import time
 
 from absl import app, flags
 
-from brats_rev import progress
+from brats_rev import program, progress
 from brats_rev.data import cases as cases_lib
 from brats_rev.data import layouts, manifest
 from pipelines import conversion, local_runner, publish
@@ -150,7 +150,7 @@ def define_flags():
 def run():
     """Runs the program: `python -m pipelines.convert_brats` and the `brats-rev-convert` script."""
     define_flags()
-    app.run(main, flags_parser=lambda args: flags.FLAGS(args, known_only=True))
+    program.run_main(main, known_only=True)
 
 
 if __name__ == "__main__":

@@ -55,11 +55,13 @@ def _program_sources():
 
 def test_every_program_defines_its_flags_in_define_flags_and_runs_run():
     """One flag style: importing a program defines no flag (so library users and tests can
-    import any of them together), and `python -m` calls its `run()`."""
+    import any of them together), `python -m` calls its `run()`, and that runs `main` through
+    `brats_rev.program.run_main` (one-line usage errors), not absl's `app.run` directly."""
     sources = _program_sources()
     assert len(sources) >= 20
     for path, text in sources.items():
         assert not re.search(r"^flags\.DEFINE", text, flags=re.M), path
         assert text.rstrip().endswith('if __name__ == "__main__":\n    run()'), path
+        assert "program.run_main(main" in text and "app.run(" not in text, path
         if "flags.DEFINE" in text:
             assert "\ndef define_flags():" in text, path

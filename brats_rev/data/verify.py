@@ -12,7 +12,7 @@ is 1 if any case was rejected, any shard is corrupt or the manifest is missing.
 import numpy as np
 from absl import app, flags
 
-from brats_rev import atomic, labels
+from brats_rev import atomic, labels, program
 from brats_rev.data import case_reader, manifest, records
 from brats_rev.data import cases as cases_lib
 from brats_rev.data.problems import ERROR, WARNING
@@ -126,7 +126,7 @@ def define_flags():
 def run():
     """Runs the program: `python -m brats_rev.data.verify` and the `brats-rev-verify` script."""
     define_flags()
-    app.run(main)
+    program.run_main(main)
 
 
 if __name__ == "__main__":
