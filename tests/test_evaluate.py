@@ -153,12 +153,14 @@ def _copy_references(gt_dir, pred_dir, ids):
 
 
 def test_reference_cases_that_cannot_be_read_are_failed_never_dropped(tmp_path):
-    """Case 1 has no seg file, case 2 no t1 (its seg is fine), case 3 a seg that is no NIfTI;
-    a folder `extras` holds a NIfTI file but is no case folder. Each is failed, naming the
-    file; none of their predictions is "extra"; only case 0 is scored."""
+    """Case 1 has no seg file, case 2 no t1 (its seg is fine), case 3 a seg that is no NIfTI,
+    case 4 a second folder `site_b/<id>`; a folder `extras` holds a NIfTI file but is no case
+    folder. Each is failed, naming the file; none of their predictions is "extra"; only case 0
+    is scored."""
     gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
-    ids = phantoms.write_dataset(str(gt_dir), 4, "2021", SHAPE)
+    ids = phantoms.write_dataset(str(gt_dir), 5, "2021", SHAPE)
     _copy_references(gt_dir, pred_dir, ids)
+    shutil.copytree(gt_dir / ids[4], gt_dir / "site_b" / ids[4])
     os.remove(_case_file(gt_dir, ids[1], "seg"))
     os.remove(_case_file(gt_dir, ids[2], "t1"))
     bad_cases.garble(_case_file(gt_dir, ids[3], "seg"))
@@ -176,6 +178,9 @@ def test_reference_cases_that_cannot_be_read_are_failed_never_dropped(tmp_path):
     assert failed[ids[2]]["problem"].startswith("missing modality t1")
     assert failed[ids[3]]["file"] == _case_file(gt_dir, ids[3], "seg")
     assert failed[ids[3]]["problem"].startswith("unreadable segmentation (ImageFileError: ")
+    copies = [gt_dir / ids[4], gt_dir / "site_b" / ids[4]]
+    assert sorted(f["problem"] for f in result["failed"] if f["case_id"] == ids[4]) == [
+        f"duplicate case id: also in {other}; neither copy is used" for other in copies]
     assert failed["extras"]["file"] == str(gt_dir / "extras")
     assert failed["extras"]["problem"].startswith("unknown layout")
 
