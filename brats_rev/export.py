@@ -14,7 +14,7 @@ from absl import app, flags, logging
 
 from brats_rev import program
 from brats_rev.inference import flags as inference_flags
-from brats_rev.serving import saved_model
+from brats_rev.serving import model_base
 
 
 def main(argv):
@@ -23,10 +23,12 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # SavedModel writing logs every traced name
     options = flags.FLAGS
     try:  # an existing --version is refused before the model is loaded
-        saved_model.free_version(options.export_base, options.version)
+        model_base.free_version(options.export_base, options.version)
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     loaded = inference_flags.loaded_model(options)
+    from brats_rev.serving import saved_model  # TensorFlow: after the flag checks
+
     try:
         path = saved_model.export_model(
             loaded.model, loaded.window_size, options.export_base, options.version,
@@ -46,9 +48,9 @@ def define_flags():
                         "is written inside it.", required=True)
     flags.DEFINE_integer("version", None, "Version number (default: the next free one).",
                          lower_bound=1)
-    flags.DEFINE_string("model_name", saved_model.DEFAULT_MODEL_NAME,
+    flags.DEFINE_string("model_name", model_base.DEFAULT_MODEL_NAME,
                         "Model name in model_config.pbtxt.")
-    flags.DEFINE_integer("max_voxels", saved_model.DEFAULT_MAX_VOXELS,
+    flags.DEFINE_integer("max_voxels", model_base.DEFAULT_MAX_VOXELS,
                          "Largest X*Y*Z the segment signature accepts.", lower_bound=1)
     inference_flags.define_inference_flags()
 

@@ -6,6 +6,9 @@ Tiers: `make test-fast` runs the tests not marked `slow` (the inner loop, < 3 mi
 FAST_TIER_SECONDS of wall time fails with a message saying so, so a slow test cannot creep into
 the fast tier unnoticed. The limit leaves room for a loaded machine: tests are marked slow from
 about 2 s on an idle one.
+
+The longest test (the demo, a third of the full tier's wall time) runs first, so
+that the other worker runs the rest beside it instead of one worker running it alone at the end.
 """
 
 import os
@@ -16,6 +19,12 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 
 FAST_TIER_SECONDS = 5.0
+LONGEST_FIRST = ("tests/test_demo.py::test_quick_demo_writes_every_artefact_and_learns",)
+
+
+def pytest_collection_modifyitems(items):
+    """Moves the LONGEST_FIRST tests to the front (pytest-xdist deals tests out in order)."""
+    items.sort(key=lambda item: item.nodeid not in LONGEST_FIRST)
 
 
 @pytest.fixture(autouse=True)

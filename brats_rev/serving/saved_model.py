@@ -21,8 +21,6 @@ rename, under a lock on the base (`.export.lock`), so concurrent exports into on
 different versions.
 """
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -36,25 +34,13 @@ from brats_rev.config import InferenceConfig
 from brats_rev.data import layouts
 from brats_rev.inference.predictor import region_probabilities
 from brats_rev.models import with_block_mode
-from brats_rev.serving import segment_graph
+from brats_rev.serving import model_base, segment_graph
+from brats_rev.serving.model_base import DEFAULT_MAX_VOXELS, DEFAULT_MODEL_NAME
 
 MODEL_CONFIG_NAME = "model_config.pbtxt"
 METADATA_NAME = "export.json"
-# Largest X * Y * Z the `segment` signature accepts: 256³ covers every BraTS release
-# (240 x 240 x 155 = 8.9 M voxels) with room, and bounds the server's memory per request.
-DEFAULT_MAX_VOXELS = 256 ** 3
-DEFAULT_MODEL_NAME = "brats_rev"
 SIGNATURES = ("serving_default", "segment")
 _TEMPORARY_PREFIX = ".export-"
-_LOCK_NAME = ".export.lock"
-
-
-def next_version(export_base):
-    """1 + the largest integer folder name in `export_base` (1 if none or no folder)."""
-    if not os.path.isdir(export_base):
-        return 1
-    versions = [int(name) for name in os.listdir(export_base) if name.isdigit()]
-    return max(versions, default=0) + 1
 
 
 def model_config_text(model_name, export_base):
@@ -110,37 +96,6 @@ def _check_written(directory):
         raise RuntimeError(f"The export in {directory!r} lacks signatures {sorted(missing)}.")
 
 
-def free_version(export_base, version=None):
-    """(version, its folder path) for a new export into `export_base`.
-
-    Args:
-      export_base: the TF Serving model base path (need not exist yet).
-      version: positive int, or None for the next free one.
-    Raises:
-      ValueError: `version` is not a positive int, or already exists.
-    """
-    version = next_version(export_base) if version is None else version
-    if not isinstance(version, int) or version < 1:
-        raise ValueError(f"`version` must be a positive int. Received: version={version!r}")
-    final = os.path.join(export_base, str(version))
-    if os.path.exists(final):
-        raise ValueError(f"Version {version} already exists in {export_base!r}; versions are "
-                         "never replaced (omit --version to take the next free one).")
-    return version, final
-
-
-@contextlib.contextmanager
-def _exclusive(export_base):
-    """Holds an exclusive lock on `export_base` (its `.export.lock` file) against other
-    exports, in this or another process, while the body runs."""
-    with open(os.path.join(export_base, _LOCK_NAME), "a", encoding="utf-8") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-
-
 def _publish(temporary, export_base, version, metadata):
     """Renames the checked export folder `temporary` to its version number; returns the path.
 
@@ -148,8 +103,8 @@ def _publish(temporary, export_base, version, metadata):
     base's lock, so exports racing for one base get different versions, and one that asked
     for a version another took meanwhile fails with ValueError.
     """
-    with _exclusive(export_base):
-        version, final = free_version(export_base, version)
+    with model_base.exclusive(export_base):
+        version, final = model_base.free_version(export_base, version)
         with open(os.path.join(temporary, METADATA_NAME), "w", encoding="utf-8") as out:
             out.write(json.dumps({"version": version, **metadata}, indent=2) + "\n")
         os.rename(temporary, final)
@@ -177,7 +132,7 @@ def export_model(model, window_size, export_base, version=None, config=None,
       ValueError: `version` is not a positive int, or already exists.
     """
     config = config or InferenceConfig()
-    free_version(export_base, version)  # refuse a bad or taken version before the work
+    model_base.free_version(export_base, version)  # refuse a bad or taken one before the work
     os.makedirs(export_base, exist_ok=True)
     temporary = tempfile.mkdtemp(prefix=_TEMPORARY_PREFIX, dir=export_base)
     try:

@@ -18,7 +18,7 @@ from brats_rev import phantoms, run_folder
 from brats_rev.config import preset
 from brats_rev.data import layouts
 from brats_rev.models import build_model
-from brats_rev.serving import saved_model
+from brats_rev.serving import model_base, saved_model
 from tests.serving.conftest import EXPORT_MAX_VOXELS, EXPORT_THRESHOLDS, WINDOW
 
 # Every test here shares module fixtures that take tens of seconds: the full tier only.
@@ -254,7 +254,7 @@ def test_an_export_killed_midway_leaves_no_version_behind(model_path, tmp_path):
     names = os.listdir(base)
     assert not [name for name in names if name.isdigit()]
     assert saved_model.MODEL_CONFIG_NAME not in names  # written only after a version landed
-    assert saved_model.next_version(str(base)) == 1
+    assert model_base.next_version(str(base)) == 1
 
 
 def test_a_bad_version_is_refused(tmp_path):
