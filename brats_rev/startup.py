@@ -14,8 +14,9 @@ INFO lines stay. Python warnings and errors pass.
 
 The programs call it first thing (the `brats_rev` and `pipelines` packages do so when the
 process was started as `python -m brats_rev.<program>`, `python -m pipelines.<program>` or
-as a `brats-rev-*` script); `--verbosity=1` (absl's flag) or higher shows everything.
-Library code that imports brats_rev is never affected.
+as a `brats-rev-*` script, or by such a program: its worker processes, local or on a local
+Dask cluster, inherit QUIET_VARIABLE); `--verbosity=1` (absl's flag) or higher shows
+everything. Library code that imports brats_rev is never affected.
 """
 
 import importlib.abc
@@ -36,11 +37,15 @@ NOTICE_PATTERNS = (
     re.compile(r"^E\d{4} [\d:.]+ +\d+ cuda_\w+\.cc:\d+\] .*cuInit"),
 )
 _VERBOSITY = re.compile(r"^(?:--verbosity|-v)(?:=(-?\d+))?$")
+# Set by `install` for the processes a quiet program starts.
+QUIET_VARIABLE = "BRATS_REV_QUIET_START"
 
 
 def is_program(argv):
-    """True if the process runs one of our programs (see the module docstring)."""
-    return bool(argv) and (argv[0] == "-m" or os.path.basename(argv[0]).startswith("brats-rev-"))
+    """True if the process runs one of our programs or was started by a quiet one (see the
+    module docstring)."""
+    return (bool(argv) and (argv[0] == "-m" or os.path.basename(argv[0]).startswith("brats-rev-"))
+            or os.environ.get(QUIET_VARIABLE) == "1")
 
 
 def verbosity(argv):
@@ -63,21 +68,31 @@ def without_notices(text):
                    if not any(pattern.search(line) for pattern in NOTICE_PATTERNS))
 
 
-# Where the modules whose INFO records are dropped live (a path part of the record's file).
-_LIBRARY_PATH_PARTS = (f"{os.sep}tensorflow{os.sep}", f"{os.sep}keras{os.sep}")
+# Where the modules whose INFO records are dropped live (a path part of the record's file):
+# TensorFlow, Keras, and Beam and Dask, which run the conversion on a cluster.
+_LIBRARY_PATH_PARTS = tuple(f"{os.sep}{name}{os.sep}" for name in (
+    "tensorflow", "keras", "apache_beam", "distributed"))
 
 
-def is_library_info(record):
-    """True for an INFO-or-lower `logging.LogRecord` emitted by TensorFlow or Keras code."""
-    return record.levelno < logging.WARNING and any(
-        part in record.pathname for part in _LIBRARY_PATH_PARTS)
+# Warnings of those libraries that say nothing about the user's job (Beam's, at import).
+_LIBRARY_NOTICES = ("apitools not found",)
 
 
-class _LibraryInfoFilter(logging.Filter):
-    """Drops `is_library_info` records."""
+def is_library_noise(record):
+    """True for a `logging.LogRecord` of one of those libraries that is INFO or lower, or one
+    of _LIBRARY_NOTICES."""
+    if not any(part in record.pathname for part in _LIBRARY_PATH_PARTS):
+        return False
+    return record.levelno < logging.WARNING or (
+        record.levelno == logging.WARNING
+        and any(notice in record.getMessage() for notice in _LIBRARY_NOTICES))
+
+
+class _LibraryNoiseFilter(logging.Filter):
+    """Drops `is_library_noise` records."""
 
     def filter(self, record):
-        return not is_library_info(record)
+        return not is_library_noise(record)
 
 
 class _QuietLoader(importlib.abc.Loader):
@@ -130,9 +145,14 @@ def install(argv=None):
     # TensorFlow's later C++ messages (INFO, WARNING and its ERROR-level notices such as
     # oneDNN's fallbacks): an error that stops the job is raised in Python anyway.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    absl_logger = absl_logging.get_absl_logger()  # absl's logger class: callers stay right
-    if not any(isinstance(f, _LibraryInfoFilter) for f in absl_logger.filters):
-        absl_logger.addFilter(_LibraryInfoFilter())
+    os.environ[QUIET_VARIABLE] = "1"
+    # On absl's logger (records logged through absl), its handler (records of the standard
+    # loggers, e.g. Dask's, that reach the root logger's handler) and the root logger (records
+    # logged on it directly, in processes where absl's handler is not set up).
+    for target in (absl_logging.get_absl_logger(), absl_logging.get_absl_handler(),
+                   logging.getLogger()):
+        if not any(isinstance(f, _LibraryNoiseFilter) for f in target.filters):
+            target.addFilter(_LibraryNoiseFilter())
     if not any(isinstance(finder, _TensorFlowFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _TensorFlowFinder())
     return True

@@ -7,10 +7,12 @@ goes into a staging folder (`pipelines.publish`), which must be a filesystem pat
 can write (a shared mount on distributed runners); the program publishes it after the pipeline.
 """
 
+import contextlib
+
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines import conversion
+from pipelines import conversion, dask_cluster
 
 
 def _convert_shard(plan, root, staging, options):
@@ -24,7 +26,7 @@ def _finish(shard_outputs, staging, discovery_problems, options):
 
 
 def run_beam(plans, root, staging, options, discovery_problems, beam_runner="DirectRunner",
-             pipeline_args=()):
+             pipeline_args=(), workers=1):
     """Runs the conversion on Beam runner `beam_runner`; writes the shards, rejected.json and
     the manifest to publish into `staging`.
 
@@ -34,10 +36,21 @@ def run_beam(plans, root, staging, options, discovery_problems, beam_runner="Dir
       staging: the staging folder (pipelines.publish.start).
       options: conversion.ConversionOptions.
       discovery_problems: Problems found before conversion (go into the rejected report).
-      beam_runner: Beam runner name (DirectRunner, DataflowRunner, FlinkRunner, SparkRunner).
+      beam_runner: Beam runner name (DirectRunner, DataflowRunner, FlinkRunner, SparkRunner,
+        DaskRunner: pipelines.dask_cluster).
       pipeline_args: further Beam pipeline options, e.g. ["--project=...", "--region=..."].
+      workers: worker processes of the local Dask cluster (DaskRunner without an address).
     """
-    pipeline_options = PipelineOptions(list(pipeline_args), runner=beam_runner)
+    with contextlib.ExitStack() as stack:
+        arguments = list(pipeline_args)
+        if beam_runner in dask_cluster.RUNNER_NAMES:
+            beam_runner = dask_cluster.DASK_RUNNER
+            arguments = stack.enter_context(dask_cluster.beam_arguments(arguments, workers))
+        _run(plans, root, staging, options, discovery_problems,
+             PipelineOptions(arguments, runner=beam_runner))
+
+
+def _run(plans, root, staging, options, discovery_problems, pipeline_options):
     with beam.Pipeline(options=pipeline_options) as pipeline:
         _ = (
             pipeline
@@ -47,3 +60,6 @@ def run_beam(plans, root, staging, options, discovery_problems, beam_runner="Dir
             | "GatherShards" >> beam.combiners.ToList()
             | "WriteManifest" >> beam.Map(_finish, staging, discovery_problems, options)
         )
+    client = getattr(pipeline.result, "client", None)
+    if client is not None:  # Beam's DaskRunner leaves its cluster client open
+        client.close()

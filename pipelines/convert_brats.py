@@ -77,7 +77,7 @@ def convert(input_dir, output_dir, options, num_shards=4, workers=1, runner="loc
         from pipelines import beam_runner as beam_lib  # Beam is an optional extra.
 
         beam_lib.run_beam(plans, input_dir, staging, options, discovery_problems, beam_runner,
-                          pipeline_args)
+                          pipeline_args, workers)
     return publish.publish(output_dir, staging)
 
 

@@ -39,22 +39,32 @@ def test_verbosity_is_read_as_absl_reads_it(argv, expected):
     assert startup.verbosity(argv) == expected
 
 
-def test_only_our_programs_are_quietened():
+def test_only_our_programs_and_the_processes_they_start_are_quietened(monkeypatch):
+    monkeypatch.delenv(startup.QUIET_VARIABLE, raising=False)
     assert startup.is_program(["-m", "--x"])
     assert startup.is_program(["/venv/bin/brats-rev-train"])
     assert not startup.is_program(["/venv/bin/pytest"]) and not startup.is_program([])
+    # A worker process of a quiet program (multiprocessing gives it the program's path).
+    monkeypatch.setenv(startup.QUIET_VARIABLE, "1")
+    assert startup.is_program(["/repo/pipelines/convert_brats.py"])
 
 
-def _record(pathname, level):
-    return logging.LogRecord("absl", level, pathname, 1, "message", None, None)
+def _record(pathname, level, message="message"):
+    return logging.LogRecord("absl", level, pathname, 1, message, None, None)
 
 
-def test_only_library_info_records_are_dropped():
+def test_only_library_info_records_and_notices_are_dropped():
     library = os.path.join("", "venv", "site-packages", "tensorflow", "python", "saver.py")
-    assert startup.is_library_info(_record(library, logging.INFO))
-    assert startup.is_library_info(_record(library.replace("tensorflow", "keras"), logging.DEBUG))
-    assert not startup.is_library_info(_record(library, logging.WARNING))
-    assert not startup.is_library_info(_record("/repo/brats_rev/train.py", logging.INFO))
+    assert startup.is_library_noise(_record(library, logging.INFO))
+    assert startup.is_library_noise(_record(library.replace("tensorflow", "keras"), logging.DEBUG))
+    for name in ("apache_beam", "distributed"):  # the conversion's runners
+        assert startup.is_library_noise(_record(library.replace("tensorflow", name),
+                                                logging.INFO))
+    assert not startup.is_library_noise(_record(library, logging.WARNING))
+    assert not startup.is_library_noise(_record("/repo/brats_rev/train.py", logging.INFO))
+    beam = library.replace("tensorflow", "apache_beam")
+    assert startup.is_library_noise(_record(beam, logging.WARNING, "apitools not found, and"))
+    assert not startup.is_library_noise(_record(beam, logging.WARNING, "a real warning"))
 
 
 def _stderr_of(*flags):

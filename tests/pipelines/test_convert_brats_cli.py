@@ -17,6 +17,7 @@ from brats_rev import phantoms
 from brats_rev.data import case_reader, manifest, prepare
 from brats_rev.data.cases import find_cases
 from tests.data import bad_cases
+from tests.pipelines.folders import file_bytes
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -65,20 +66,23 @@ def _run_counting_workers(*args):
 
 @pytest.mark.slow
 def test_exit_code_reflects_rejects(tmp_path):
-    """Also: the failing run converts in --workers=2 processes with --folds=3 and --margin=2;
-    the allowed one runs on Beam (--runner=beam), which takes an option the local runner
-    refuses. A second, complete copy of the rejected case in another folder is rejected too;
-    an affine difference within the tolerance is printed as a warning."""
+    """Also: the failing run converts in --workers=2 processes (as quiet as the program) with
+    --folds=3 and --margin=2; the allowed one runs the same conversion on Beam's DaskRunner, a
+    local Dask cluster of 2 worker processes, to the same bytes, with a Beam option the local
+    runner refuses. A second, complete copy of the rejected case in another folder is rejected
+    too; an affine difference within the tolerance is printed as a warning."""
     ids = phantoms.write_dataset(str(tmp_path / "in"), 3, "2021", (24, 28, 20), extension=".nii")
     copies = [tmp_path / "in" / ids[1], tmp_path / "in" / "more" / ids[1]]
     shutil.copytree(copies[0], copies[1])
     os.remove(tmp_path / "in" / ids[1] / f"{ids[1]}_flair.nii")
     shifted = tmp_path / "in" / ids[2] / f"{ids[2]}_t2.nii"
     bad_cases.shift_affine(str(shifted), 5e-4)
-    common = [f"--input_dir={tmp_path / 'in'}", f"--output_dir={tmp_path / 'out'}",
-              "--num_shards=2"]
-    failed, workers = _run_counting_workers(*common, "--workers=2", "--folds=3", "--margin=2")
+    common = [f"--input_dir={tmp_path / 'in'}", "--num_shards=2"]
+    options = ["--workers=2", "--folds=3", "--margin=2"]
+    failed, workers = _run_counting_workers(*common, f"--output_dir={tmp_path / 'out'}",
+                                            *options)
     assert failed.returncode == 1, failed.stderr
+    assert "absl::InitializeLog" not in failed.stderr and "oneDNN" not in failed.stderr
     assert f"REJECTED {ids[1]}: " in failed.stdout and "missing modality flair" in failed.stdout
     assert "converted 2 cases into 2 shards" in failed.stdout
     for copy, other in (copies, reversed(copies)):
@@ -105,11 +109,16 @@ def test_exit_code_reflects_rejects(tmp_path):
         assert document["cases"][case.case_id]["crop_box"] == box.tolist()
 
     # A Beam pipeline option is passed on to Beam, which draws no progress bar.
-    allowed = _run(*common, "--allow_rejects", "--runner=beam", "--direct_num_workers=1")
+    allowed, dask_workers = _run_counting_workers(
+        *common, f"--output_dir={tmp_path / 'dask'}", *options,
+        "--allow_rejects", "--runner=beam", "--beam_runner=DaskRunner",
+        "--dask_partition_size=1")
     assert allowed.returncode == 0, allowed.stderr
     assert "cases, 0 rejected" not in allowed.stderr
-    assert manifest.load_manifest(str(tmp_path / "out"))["num_cases"] == 2
-    unknown = _run(*common, "--no_such_flag=1")
+    assert len(dask_workers) >= 2  # the local cluster's worker processes
+    assert "absl::InitializeLog" not in allowed.stderr and "Scheduler at" not in allowed.stderr
+    assert file_bytes(tmp_path / "dask") == file_bytes(tmp_path / "out")
+    unknown = _run(*common, f"--output_dir={tmp_path / 'out'}", "--no_such_flag=1")
     assert unknown.returncode != 0 and "unknown arguments ['--no_such_flag=1']" in unknown.stderr
 
 
