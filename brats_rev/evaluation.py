@@ -1,4 +1,5 @@
-"""BraTS segmentation metrics per region (numpy / scipy): Dice, HD95, sensitivity, specificity.
+"""BraTS segmentation metrics per region (numpy / scipy): Dice, HD95, sensitivity, specificity
+(the classic `METRICS`) and the normalised surface Dice.
 
 Masks are boolean (X, Y, Z) arrays; spacing is the voxel size in mm per axis. Regions are
 WT, TC, ET (brats_rev.labels.REGIONS) from canonical labels.
@@ -14,11 +15,16 @@ WT, TC, ET (brats_rev.labels.REGIONS) from canonical labels.
                  MedPy's `hd95` (used by the BraTS toolkits up to 2021); the BraTS 2023 code
                  takes the larger of the two directed 95th percentiles instead, which can be
                  slightly larger.
+    NSD          normalised surface Dice at a tolerance τ (mm, NSD_TOLERANCE_MM): the mean of
+                 the fraction of P's surface voxels within τ of G's surface and the fraction of
+                 G's within τ of P's (same surfaces and distances as HD95), as nnU-Net, the
+                 BraTS-2024-Metrics code and panoptica (the BraTS-evaluation package) compute it.
 
 Empty masks (the BraTS conventions): G and P both empty -> Dice 1, HD95 0, sensitivity 1;
 exactly one empty -> Dice 0, HD95 373.13 mm (the diagonal of the 240x240x155 1 mm grid),
-sensitivity 0 when G is not empty and 1 when only P is (nothing to miss). Specificity needs
-¬G non-empty (always true for a real case); a grid that is all G gives 1 if P is all P too.
+sensitivity 0 when G is not empty and 1 when only P is (nothing to miss); NSD 1 if both are
+empty, 0 if one is. Specificity needs ¬G non-empty (always true for a real case); a grid that
+is all G gives 1 if P is all P too.
 """
 
 import numpy as np
@@ -29,6 +35,9 @@ from brats_rev import labels
 METRICS = ("dice", "hd95", "sensitivity", "specificity")
 # The HD95 of a region that is empty in exactly one of prediction and reference (mm).
 EMPTY_HD95 = 373.13
+# Tolerance of the normalised surface Dice (mm). BraTS-2024-Metrics reports NSD at 0.5 and
+# 1.0 mm; panoptica (BraTS-evaluation) uses the smallest voxel spacing, 1 mm on the BraTS grid.
+NSD_TOLERANCE_MM = 1.0
 # BraTS leaderboard statistics, in report order.
 STATISTICS = ("mean", "std", "median", "25quantile", "75quantile")
 
@@ -96,6 +105,18 @@ def hd95(prediction, reference, spacing):
         return EMPTY_HD95
     forward, backward = surface_distances(prediction, reference, spacing)
     return float(np.percentile(np.concatenate([forward, backward]), 95))
+
+
+def normalized_surface_dice(prediction, reference, spacing, tolerance_mm=NSD_TOLERANCE_MM):
+    """Mean of the fractions of P's and of G's surface voxels within `tolerance_mm` of the
+    other's surface, in [0, 1]; 1.0 if both masks are empty, 0.0 if one is."""
+    has_prediction, has_reference = bool(prediction.any()), bool(reference.any())
+    if not has_prediction and not has_reference:
+        return 1.0
+    if has_prediction != has_reference:
+        return 0.0
+    forward, backward = surface_distances(prediction, reference, spacing)
+    return float((np.mean(forward <= tolerance_mm) + np.mean(backward <= tolerance_mm)) / 2)
 
 
 def region_metrics(prediction, reference, spacing):

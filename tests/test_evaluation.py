@@ -118,3 +118,39 @@ def test_summary_statistics():
     assert summary == pytest.approx({"mean": 2.5, "std": np.sqrt(1.25), "median": 2.5,
                                      "25quantile": 1.75, "75quantile": 3.25})
     assert all(np.isnan(v) for v in evaluation.summarize([]).values())
+
+
+def test_surface_dice_of_a_cube_shifted_one_voxel_on_anisotropic_voxels():
+    """G is a 3x3x3 cube, P the same cube one voxel further along x, where voxels are 2 mm.
+
+    Each has 26 surface voxels (all but its centre). Of P's: the 9 on its far face are 2 mm
+    from G's surface; the middle of its near face, (2, 2, 2), is G's centre, 1 mm (one step
+    along y) from G's surface; the other 16 lie on G's surface. So 17 / 26 are within 1 mm, and G's
+    likewise: NSD 17 / 26 at 1 mm (the default tolerance), 1 at 2 mm.
+    """
+    reference = np.zeros((6, 5, 5), bool)
+    reference[1:4, 1:4, 1:4] = True
+    prediction = np.roll(reference, 1, axis=0)
+    spacing = (2.0, 1.0, 1.0)
+    assert evaluation.NSD_TOLERANCE_MM == 1.0
+    assert evaluation.normalized_surface_dice(prediction, reference, spacing) == pytest.approx(
+        17 / 26)
+    assert evaluation.normalized_surface_dice(prediction, reference, spacing,
+                                              tolerance_mm=2.0) == 1.0
+
+
+def test_surface_dice_averages_the_two_surfaces_fractions():
+    """P a 10-voxel rod, G its first voxel (1 mm voxels). Within 1 mm: 2 of P's 10 surface
+    voxels, G's 1 of 1: NSD (0.2 + 1) / 2 = 0.6 (not the pooled 3 / 11)."""
+    rod = np.zeros((12, 3, 3), bool)
+    rod[0:10, 1, 1] = True
+    first = _mask((12, 3, 3), (0, 1, 1))
+    assert evaluation.normalized_surface_dice(rod, first, (1.0, 1.0, 1.0)) == pytest.approx(0.6)
+    assert evaluation.normalized_surface_dice(first, rod, (1.0, 1.0, 1.0)) == pytest.approx(0.6)
+
+
+def test_surface_dice_of_empty_masks():
+    one, empty = _mask((4, 4, 4), (1, 2, 3)), np.zeros((4, 4, 4), bool)
+    assert evaluation.normalized_surface_dice(empty, empty, (1.0, 1.0, 1.0)) == 1.0
+    assert evaluation.normalized_surface_dice(one, empty, (1.0, 1.0, 1.0)) == 0.0
+    assert evaluation.normalized_surface_dice(empty, one, (1.0, 1.0, 1.0)) == 0.0
