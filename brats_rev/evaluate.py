@@ -1,9 +1,10 @@
 """Scores predicted segmentations against references with the BraTS metrics.
 
     python -m brats_rev.evaluate --pred_dir=/data/predictions --gt_dir=/data/BraTS2021 \
-        --output_dir=/data/scores [--label_convention=brats2021]
+        --output_dir=/data/scores [--label_convention=brats2021] [--task=gli2023]
 
 `--gt_dir` is a BraTS dataset root or a flat folder of `<case_id>.nii.gz` segmentations.
+`--task` names the BraTS task whose lesion-wise parameters apply (brats_rev.lesion_metrics).
 Writes metrics.csv, summary.csv, boxplot.png and summary.json into `--output_dir` (replacing
 an earlier run's), prints the summary, and exits with status 1 if a reference case has no
 prediction, a case failed or no case was scored. See docs/INFERENCE.md.
@@ -14,8 +15,23 @@ import sys
 
 from absl import app, flags
 
-from brats_rev import evaluation, labels, program
+from brats_rev import evaluation, labels, lesion_metrics, program
 from brats_rev.evaluation_files import evaluate_folders, write_results
+
+
+def _print_summary(summary, task_name):
+    """Prints mean ± std per region of every metric, the lesion-wise ones under their task."""
+    task = lesion_metrics.TASKS[task_name]
+    thresholds = " / ".join(f"{value:g}" for value in task.volume_thresholds_mm3)
+    print(f"{'':12}" + "".join(f"{region:>22}" for region in labels.REGIONS))
+    for metric in evaluation.METRICS + lesion_metrics.METRICS:
+        if metric == lesion_metrics.METRICS[0]:
+            print(f"lesion-wise, task {task_name}: dilation {task.dilation} voxels, lesions over "
+                  f"{thresholds} mm³ ({' / '.join(labels.REGIONS)}); NSD at "
+                  f"{evaluation.NSD_TOLERANCE_MM:g} mm")
+        cells = "".join(f"{summary['mean'][f'{metric}_{r}']:>12.4f} "
+                        f"± {summary['std'][f'{metric}_{r}']:<7.4f}" for r in labels.REGIONS)
+        print(f"{metric:12}{cells}")
 
 
 def main(argv):
@@ -25,15 +41,12 @@ def main(argv):
     for name in ("pred_dir", "gt_dir"):
         if not os.path.isdir(getattr(options, name)):
             raise app.UsageError(f"--{name} {getattr(options, name)!r} is not a folder.")
-    result = evaluate_folders(options.pred_dir, options.gt_dir, options.label_convention)
+    result = evaluate_folders(options.pred_dir, options.gt_dir, options.label_convention,
+                              options.task)
     summary = write_results(options.output_dir, result)
     print(f"{len(result['rows'])} cases scored -> {options.output_dir}")
     if result["rows"]:
-        print(f"{'':12}" + "".join(f"{region:>22}" for region in labels.REGIONS))
-        for metric in evaluation.METRICS:
-            cells = "".join(f"{summary['mean'][f'{metric}_{r}']:>12.4f} "
-                            f"± {summary['std'][f'{metric}_{r}']:<7.4f}" for r in labels.REGIONS)
-            print(f"{metric:12}{cells}")
+        _print_summary(summary, options.task)
     for case_id in result["missing"]:
         print(f"missing prediction: {case_id}")
     for case_id in result["extra"]:
@@ -59,6 +72,9 @@ def define_flags():
                         required=True)
     flags.DEFINE_enum("label_convention", None, sorted(labels.CONVENTIONS),
                       "Label convention of both (default: from each case id's release).")
+    flags.DEFINE_enum("task", lesion_metrics.DEFAULT_TASK, sorted(lesion_metrics.TASKS),
+                      "BraTS task whose lesion-wise parameters (dilation, lesion volume "
+                      "thresholds) apply; see docs/INFERENCE.md.")
 
 
 def run():

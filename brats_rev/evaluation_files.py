@@ -8,15 +8,20 @@ Label values are read in the convention of the case id's release, or the one giv
 reference case is scored, missing (no prediction) or failed (a case folder `find_cases`
 rejects or without segmentation, an unreadable file, ...); none is dropped.
 
+Cases are scored with the classic metrics (`brats_rev.evaluation`) and the lesion-wise ones
+of a BraTS task with the NSD (`brats_rev.lesion_metrics`).
+
 Outputs (all written atomically, those of an earlier run removed first): `metrics.csv` (one
-row per case, `<metric>_<region>` columns), `summary.csv` (mean, std, median, 25quantile,
+row per case, `<metric>_<region>` columns: the classic ones, then the lesion-wise ones and the
+NSD), `summary.csv` (mean, std, median, 25quantile,
 75quantile rows, as the BraTS leaderboard), `boxplot.png` (Dice and HD95 per region, if a case
-was scored) and, last, `summary.json` (the same statistics plus the missing, extra and failed
-cases).
+was scored) and, last, `summary.json` (the same statistics, the task and its parameters, and
+the missing, extra and failed cases).
 """
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -25,15 +30,20 @@ import os
 import nibabel as nib
 import numpy as np
 
-from brats_rev import atomic, evaluation, labels
+from brats_rev import atomic, evaluation, labels, lesion_metrics
 from brats_rev.data import case_reader, layouts
 from brats_rev.data.cases import find_cases
 from brats_rev.data.problems import Problem
 
 EXTENSIONS = (".nii.gz", ".nii")
 IGNORED_SUFFIX = "_probabilities"
-COLUMNS = tuple(f"{metric}_{region}" for region in labels.REGIONS
-                for metric in evaluation.METRICS)
+
+
+def _columns(metrics):
+    return tuple(f"{metric}_{region}" for region in labels.REGIONS for metric in metrics)
+
+
+COLUMNS = _columns(evaluation.METRICS) + _columns(lesion_metrics.METRICS)
 METRICS_CSV, SUMMARY_CSV, BOXPLOT, SUMMARY_JSON = (
     "metrics.csv", "summary.csv", "boxplot.png", "summary.json")
 OUTPUTS = (METRICS_CSV, SUMMARY_CSV, BOXPLOT, SUMMARY_JSON)
@@ -127,8 +137,9 @@ def _read(path, convention):
         raise ScoringError(path, str(error)) from None
 
 
-def score_case(prediction_path, reference_path, convention):
-    """{region: {metric: value}} of one predicted file against its reference file.
+def score_case(prediction_path, reference_path, convention, task):
+    """{region: {metric: value}} of one predicted file against its reference file: the
+    classic metrics, then the lesion-wise ones of `task` (a lesion_metrics.TASKS name).
 
     Raises:
       ScoringError: naming the file at fault: unreadable, other values, shapes or affines.
@@ -143,28 +154,37 @@ def score_case(prediction_path, reference_path, convention):
         raise ScoringError(prediction_path, "affine differs from the reference's by up to "
                            f"{difference:.3g} mm")
     spacing = reference_image.header.get_zooms()[:3]
-    return evaluation.case_metrics(predicted, reference, spacing)
+    scores = evaluation.case_metrics(predicted, reference, spacing)
+    for region, values in lesion_metrics.case_metrics(predicted, reference, spacing,
+                                                      task).items():
+        scores[region].update(values)
+    return scores
 
 
-def evaluate_folders(pred_dir, gt_dir, convention=None):
-    """Scores every prediction that has a reference.
+def evaluate_folders(pred_dir, gt_dir, convention=None, task=lesion_metrics.DEFAULT_TASK):
+    """Scores every prediction that has a reference, lesion-wise as BraTS task `task` does.
 
     Returns:
-      {"rows": [{"case_id", <metric>_<region>: float}], "missing": [ids without prediction],
+      {"task": task, "rows": [{"case_id", <metric>_<region>: value}] (COLUMNS; the lesion
+       counts are ints), "missing": [ids without prediction],
        "extra": [ids without reference], "failed": [{"case_id", "file", "problem",
        "severity"}]}: every reference case is scored, missing or failed (the reference cases
        `references` reports first, then those that could not be scored).
+
+    Raises:
+      ValueError: `task` is not a lesion_metrics.TASKS name (before anything is read).
     """
+    lesion_metrics.task_named(task)
     predictions = flat_segmentations(pred_dir)
     expected, problems = references(gt_dir)
     unscored = {problem.case_id for problem in problems}
-    result = {"rows": [], "missing": sorted(set(expected) - set(predictions)),
+    result = {"task": task, "rows": [], "missing": sorted(set(expected) - set(predictions)),
               "extra": sorted(set(predictions) - set(expected) - unscored),
               "failed": [problem.to_json() for problem in problems]}
     for case_id in sorted(set(predictions) & set(expected)):
         try:
             metrics = score_case(predictions[case_id], expected[case_id],
-                                 _convention(case_id, convention, predictions[case_id]))
+                                 _convention(case_id, convention, predictions[case_id]), task)
         except ScoringError as error:
             result["failed"].append(Problem(case_id, error.file, str(error)).to_json())
             continue
@@ -238,8 +258,9 @@ def write_results(output_dir, result):
                                    for name, values in stored.items()]))
     if rows:
         _box_plot(os.path.join(output_dir, BOXPLOT), rows)
-    document = {"cases": len(rows), "missing": result["missing"], "extra": result["extra"],
-                "failed": result["failed"], "summary": stored}
+    task = {"name": result["task"], **dataclasses.asdict(lesion_metrics.TASKS[result["task"]])}
+    document = {"cases": len(rows), "task": task, "missing": result["missing"],
+                "extra": result["extra"], "failed": result["failed"], "summary": stored}
     atomic.write_text(os.path.join(output_dir, SUMMARY_JSON),
                       json.dumps(document, indent=2, allow_nan=False) + "\n")
     return summary

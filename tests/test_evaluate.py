@@ -257,3 +257,86 @@ def test_no_case_scored_exits_1_and_leaves_no_earlier_output(tmp_path):
     assert set(document["summary"]["mean"].values()) == {None}
     with open(output_dir / "metrics.csv") as handle:
         assert list(csv.DictReader(handle)) == []
+
+
+def _lesion_folders(tmp_path):
+    """Flat folders of 2 cases, 1 mm voxels, brats2023 labels. Both references: an ET cube A
+    (4x4x4) and, 9 voxels away, an oedema cube B (4x4x4). Case 0 predicts A alone, case 1
+    predicts exactly."""
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    reference = np.zeros((24, 6, 6), np.uint8)
+    reference[1:5, 1:5, 1:5] = 3
+    reference[14:18, 1:5, 1:5] = 2
+    only_a = np.where(reference == 3, 3, 0)
+    for case_id, prediction in [("BraTS2021_00000", only_a), ("BraTS2021_00001", reference)]:
+        _save_labels(gt_dir / f"{case_id}.nii.gz", reference, np.eye(4))
+        _save_labels(pred_dir / f"{case_id}.nii.gz", prediction, np.eye(4))
+    return str(pred_dir), str(gt_dir)
+
+
+def test_lesion_wise_columns_their_summary_and_the_task(tmp_path):
+    """Case 0, WT: A found (Dice 1, HD95 0), B missed (0, 374): lesion Dice 0.5, HD95 187,
+    TP 1, FN 1; NSD: the prediction's 56 surface voxels lie on the reference's surface, and
+    half of the reference's 112: (1 + 0.5) / 2. TC and ET hold A only: 1, 0, TP 1, NSD 1.
+    Case 1 is exact: WT TP 2. GLI 2024 scores a miss 337 instead of 374."""
+    pred_dir, gt_dir = _lesion_folders(tmp_path)
+    result = evaluate_folders(pred_dir, gt_dir, "brats2023")
+    summary = write_results(str(tmp_path / "scores"), result)
+    with open(tmp_path / "scores" / "metrics.csv") as handle:
+        reader = csv.DictReader(handle)
+        rows = {row["case_id"]: row for row in reader}
+    classic = [f"{metric}_{region}" for region in ("WT", "TC", "ET")
+               for metric in ("dice", "hd95", "sensitivity", "specificity")]
+    added = [f"{metric}_{region}" for region in ("WT", "TC", "ET") for metric in (
+        "lesion_dice", "lesion_hd95", "lesion_tp", "lesion_fp", "lesion_fn", "nsd")]
+    assert reader.fieldnames == ["case_id", *classic, *added]
+    partial = rows["BraTS2021_00000"]
+    assert {column: float(partial[column]) for column in added[:6]} == pytest.approx({
+        "lesion_dice_WT": 0.5, "lesion_hd95_WT": 187, "lesion_tp_WT": 1, "lesion_fp_WT": 0,
+        "lesion_fn_WT": 1, "nsd_WT": 0.75})
+    assert float(partial["dice_WT"]) == pytest.approx(2 * 64 / (64 + 128))  # classic, kept
+    for region in ("TC", "ET"):
+        assert float(partial[f"lesion_dice_{region}"]) == 1.0
+        assert float(partial[f"nsd_{region}"]) == 1.0
+    assert rows["BraTS2021_00001"]["lesion_tp_WT"] == "2"
+
+    assert summary["mean"]["lesion_dice_WT"] == pytest.approx(0.75)
+    assert summary["std"]["lesion_dice_WT"] == pytest.approx(0.25)
+    assert summary["mean"]["lesion_hd95_WT"] == pytest.approx(93.5)
+    assert summary["mean"]["lesion_fn_WT"] == pytest.approx(0.5)
+    assert summary["median"]["nsd_WT"] == pytest.approx(0.875)
+    with open(tmp_path / "scores" / "summary.csv") as handle:
+        table = {row["statistic"]: row for row in csv.DictReader(handle)}
+    assert float(table["mean"]["lesion_tp_WT"]) == pytest.approx(1.5)
+    document = json.loads((tmp_path / "scores" / "summary.json").read_text())
+    assert document["summary"]["mean"]["lesion_hd95_WT"] == pytest.approx(93.5)
+    assert {key: document["task"][key] for key in ("name", "dilation",
+                                                   "volume_thresholds_mm3")} == {
+        "name": "gli2023", "dilation": 3, "volume_thresholds_mm3": [50, 50, 50]}
+
+    gli2024 = evaluate_folders(pred_dir, gt_dir, "brats2023", task="gli2024")
+    assert gli2024["rows"][0]["lesion_hd95_WT"] == pytest.approx(337 / 2)
+    assert gli2024["task"] == "gli2024"
+
+
+def test_the_program_prints_the_lesion_wise_summary_and_refuses_an_unknown_task(tmp_path):
+    pred_dir, gt_dir = _lesion_folders(tmp_path)
+    common = [sys.executable, "-m", "brats_rev.evaluate", f"--pred_dir={pred_dir}",
+              f"--gt_dir={gt_dir}", f"--output_dir={tmp_path / 'scores'}",
+              "--label_convention=brats2023"]
+    done = subprocess.run([*common, "--task=gli2024"], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert ("lesion-wise, task gli2024: dilation 3 voxels, lesions over 20 / 20 / 10 mm³ "
+            "(WT / TC / ET); NSD at 1 mm") in lines
+    [lesion_hd95] = [line for line in lines if line.startswith("lesion_hd95 ")]
+    assert lesion_hd95.split()[:3] == ["lesion_hd95", "84.2500", "±"]  # (168.5 + 0) / 2
+    refused = subprocess.run([*common, "--task=gli2025"], capture_output=True, text=True,
+                             check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        "error: flag --task=gli2025: value should be one of <gli2023|gli2024|men2023|met2023|"
+        "ped2023|ssa2023> (--helpshort lists the flags)"]
