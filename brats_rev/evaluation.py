@@ -14,7 +14,7 @@ WT, TC, ET (brats_rev.labels.REGIONS) from canonical labels.
                  set, and its 95th percentile (numpy linear interpolation) is taken. This is
                  MedPy's `hd95` (used by the BraTS toolkits up to 2021); the BraTS 2023 code
                  takes the larger of the two directed 95th percentiles instead, which can be
-                 slightly larger.
+                 larger (brats_rev.lesion_metrics compares them).
     NSD          normalised surface Dice at a tolerance τ (mm, NSD_TOLERANCE_MM): the mean of
                  the fraction of P's surface voxels within τ of G's surface and the fraction of
                  G's within τ of P's (same surfaces and distances as HD95), as nnU-Net, the
