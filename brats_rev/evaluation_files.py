@@ -13,10 +13,10 @@ of a BraTS task with the NSD (`brats_rev.lesion_metrics`).
 
 Outputs (all written atomically, those of an earlier run removed first): `metrics.csv` (one
 row per case, `<metric>_<region>` columns: the classic ones, then the lesion-wise ones and the
-NSD), `summary.csv` (mean, std, median, 25quantile,
-75quantile rows, as the BraTS leaderboard), `boxplot.png` (Dice and HD95 per region, if a case
-was scored) and, last, `summary.json` (the same statistics, the task and its parameters, and
-the missing, extra and failed cases).
+NSD), `summary.csv` (mean, std, median, 25quantile, 75quantile rows, as the BraTS
+leaderboard), `boxplot.png` (Dice and HD95 per region, if a case was scored) and, last,
+`summary.json` (the same statistics, the task and its parameters, and the missing, extra and
+failed cases).
 """
 
 import contextlib

@@ -45,7 +45,7 @@ from brats_rev import evaluation, labels
 METRICS = ("lesion_dice", "lesion_hd95", "lesion_tp", "lesion_fp", "lesion_fn", "nsd")
 
 _NEIGHBOURS_26 = np.ones((3, 3, 3), bool)
-_DILATION_STRUCTURE = ndimage.generate_binary_structure(3, 2)
+_DILATION_STRUCTURE = ndimage.generate_binary_structure(3, 2)  # 18-connected
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +53,8 @@ class Task:
     """Lesion-wise parameters of one BraTS task.
 
     Attributes:
-      dilation: iterations of the 18-connected dilation (voxels) that groups and matches.
+      dilation: iterations (at least 1) of the 18-connected dilation that groups and
+        matches, in voxels.
       volume_thresholds_mm3: (WT, TC, ET): lesions of at most this volume are ignored.
       group_predictions: prediction components are grouped by dilation and small groups
         dropped, as the reference's lesions (GLI 2024).
@@ -168,7 +169,7 @@ def region_metrics(prediction, reference, spacing, task, region):
 def case_metrics(prediction, reference, spacing, task_name):
     """{region: {metric: value} for METRICS} for WT, TC, ET of canonical label arrays
     (X, Y, Z): the lesion-wise metrics of task `task_name` and the region's NSD."""
-    task = task_named(task_name)
+    task, spacing = task_named(task_name), tuple(float(s) for s in spacing)
     predicted = labels.regions_from_canonical(prediction).astype(bool)
     expected = labels.regions_from_canonical(reference).astype(bool)
     scores = {}
@@ -176,5 +177,5 @@ def case_metrics(prediction, reference, spacing, task_name):
         scores[region] = region_metrics(predicted[..., k], expected[..., k], spacing, task,
                                         region)
         scores[region]["nsd"] = evaluation.normalized_surface_dice(
-            predicted[..., k], expected[..., k], tuple(float(s) for s in spacing))
+            predicted[..., k], expected[..., k], spacing)
     return scores
