@@ -31,6 +31,7 @@ THIRD_PARTY = {
     "absl": "absl-py",
     "apache_beam": "apache-beam",
     "cryptography": "cryptography",
+    "distributed": "distributed",
     "google": "protobuf",
     "grpc": "grpcio",
     "keras": "keras",
