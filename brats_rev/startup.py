@@ -10,7 +10,9 @@ device listing; afterwards every captured line is written back to stderr except 
 unless the environment sets it), its Python logger is set to ERROR (deprecation notices
 about its own internals), and INFO records that TensorFlow's or Keras' own modules send through
 absl's logger (one line per checkpoint written, for instance) are dropped; the program's own
-INFO lines stay. Python warnings and errors pass.
+INFO lines stay. Python warnings and errors pass. Keras' optional scikit-learn wrappers, which
+no program uses, find no scikit-learn, so starting Keras does not load it (docs/BENCHMARKS.md,
+"Program start-up"); every other module imports scikit-learn as usual.
 
 The programs call it first thing (the `brats_rev` and `pipelines` packages do so when the
 process was started as `python -m brats_rev.<program>`, `python -m pipelines.<program>` or
@@ -95,6 +97,29 @@ class _LibraryNoiseFilter(logging.Filter):
         return not is_library_noise(record)
 
 
+# Keras' optional scikit-learn wrappers: they import scikit-learn if it is installed.
+_KERAS_WRAPPERS = "keras.src.wrappers"
+
+
+def _importer():
+    """`__name__` of the module whose import statement is running (outside importlib)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+            ("importlib", "_frozen_importlib")):
+        frame = frame.f_back
+    return "" if frame is None else frame.f_globals.get("__name__", "")
+
+
+class _KerasWithoutScikitLearn(importlib.abc.MetaPathFinder):
+    """Makes Keras' wrappers' `import sklearn` raise ImportError (Keras then leaves them
+    without scikit-learn); every other importer gets scikit-learn as usual."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname.split(".")[0] == "sklearn" and _importer().startswith(_KERAS_WRAPPERS):
+            raise ImportError(f"{fullname} is not loaded for Keras' scikit-learn wrappers")
+        return None
+
+
 class _QuietLoader(importlib.abc.Loader):
     """Runs TensorFlow's own loader, and its first device listing, with fd 2 captured."""
 
@@ -155,4 +180,7 @@ def install(argv=None):
             target.addFilter(_LibraryNoiseFilter())
     if not any(isinstance(finder, _TensorFlowFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _TensorFlowFinder())
+    if "keras" not in sys.modules and not any(
+            isinstance(finder, _KerasWithoutScikitLearn) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _KerasWithoutScikitLearn())
     return True

@@ -83,3 +83,16 @@ def test_a_program_prints_no_start_up_notice_unless_verbose():
         assert notice not in quiet, quiet[-2000:]
     verbose = _stderr_of("--verbosity=1")
     assert "absl::InitializeLog" in verbose and "oneDNN" in verbose
+
+
+def test_keras_wrappers_alone_find_no_scikit_learn():
+    finder = startup._KerasWithoutScikitLearn()
+    calls = {"finder": finder}
+    with pytest.raises(ImportError, match="not loaded for Keras' scikit-learn wrappers"):
+        exec("finder.find_spec('sklearn.base', None)",  # noqa: S102 (an importer's globals)
+             {"__name__": "keras.src.wrappers.sklearn_wrapper", **calls})
+    for importer in ("nilearn.image", "brats_rev.intensity_baselines"):
+        exec("assert finder.find_spec('sklearn', None) is None",  # noqa: S102
+             {"__name__": importer, **calls})
+    assert finder.find_spec("scipy", None) is None
+
