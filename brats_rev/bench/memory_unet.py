@@ -23,6 +23,9 @@ FLAGS = flags.FLAGS
 
 AXES = {"patch": "cubic patch edge (voxels)", "blocks": "couplings per level",
         "width": "base width (channels)"}
+# The default search grid of `search_budget` (its `limits`), the flags' defaults.
+SEARCH_LIMITS = {"sweep_patch": 32, "max_edge": 240, "edge_step": 16, "max_blocks": 8,
+                 "width_step": 8, "max_width": 128}
 
 
 def run_sweeps(probe, modes, values_by_axis, sweep_patch, jobs):
@@ -125,8 +128,7 @@ def main(argv):
                         FLAGS.sweep_patch, FLAGS.jobs)
     budget = None
     if FLAGS.budget_mb:
-        limits = {name: FLAGS[name].value for name in (
-            "sweep_patch", "max_edge", "edge_step", "max_blocks", "width_step", "max_width")}
+        limits = {name: FLAGS[name].value for name in SEARCH_LIMITS}
         budget = search_budget(probe, FLAGS.modes, FLAGS.budget_mb, limits, FLAGS.jobs)
     text = markdown(probe, FLAGS.modes, sweeps, budget, FLAGS.sweep_patch)
     print(text)
@@ -149,15 +151,18 @@ def define_flags():
                       "and plots its own points).")
     flags.DEFINE_list("blocks", [], "Couplings per level to sweep.")
     flags.DEFINE_list("widths", [], "Base widths to sweep.")
-    flags.DEFINE_integer("sweep_patch", 32, "Cubic patch edge of the blocks and width sweeps "
-                         "and searches.")
+    flags.DEFINE_integer("sweep_patch", SEARCH_LIMITS["sweep_patch"], "Cubic patch edge of "
+                         "the blocks and width sweeps and searches.")
     flags.DEFINE_integer("budget_mb", 1024, "Memory budget in MiB to search (0: no search). "
                          "The default keeps a CPU run to minutes.")
-    flags.DEFINE_integer("max_edge", 240, "Search: largest patch edge tried.")
-    flags.DEFINE_integer("edge_step", 16, "Search: patch edge step.")
-    flags.DEFINE_integer("max_blocks", 8, "Search: most couplings per level tried.")
-    flags.DEFINE_integer("width_step", 8, "Search: base width step.")
-    flags.DEFINE_integer("max_width", 128, "Search: widest base width tried.")
+    flags.DEFINE_integer("max_edge", SEARCH_LIMITS["max_edge"],
+                         "Search: largest patch edge tried.")
+    flags.DEFINE_integer("edge_step", SEARCH_LIMITS["edge_step"], "Search: patch edge step.")
+    flags.DEFINE_integer("max_blocks", SEARCH_LIMITS["max_blocks"],
+                         "Search: most couplings per level tried.")
+    flags.DEFINE_integer("width_step", SEARCH_LIMITS["width_step"], "Search: base width step.")
+    flags.DEFINE_integer("max_width", SEARCH_LIMITS["max_width"],
+                         "Search: widest base width tried.")
     flags.DEFINE_integer("repeats", 1, "Fresh processes per point; the worst peak counts.")
     flags.DEFINE_integer("jobs", 2, "Measuring processes run side by side (peaks do not "
                          "depend on it; only the wall time does).")

@@ -36,25 +36,34 @@ def peak_cell(point):
     return f"({peak} extrapolated)"
 
 
-def main(argv):
-    del argv
-    preset = config_lib.preset(FLAGS.preset)
-    shape = tuple(int(n) for n in FLAGS.volume_shape)
-    fractions = sorted(float(f) for f in FLAGS.fractions)
+def measure(runner, preset_name, modes, dtypes, shape, fractions, max_bytes):
+    """{"mode/dtype": `volume.volume_points`} for each of `modes` x `dtypes`: peaks at the
+    edge `fractions` of `shape` (D, H, W), points predicted above `max_bytes` extrapolated."""
+    multiple = config_lib.preset(preset_name).size_multiple
     results = {}
-    rows = []
-    for mode in FLAGS.modes:
-        for dtype in FLAGS.dtypes:
-            print(f"U-Net ({FLAGS.preset}) {mode} {dtype}:", flush=True)
-            points = volume.volume_points(
-                _printing_runner, FLAGS.preset, mode, dtype, shape, fractions,
-                preset.size_multiple, FLAGS.max_gb * output.GIB)
-            results[f"{mode}/{dtype}"] = points
-            rows += [[mode, dtype, "x".join(map(str, point["shape"])), peak_cell(point)]
-                     for point in points]
-    text = (f"U-Net preset `{FLAGS.preset}`, batch 1, one training step; peak allocator GiB "
+    for mode in modes:
+        for dtype in dtypes:
+            print(f"U-Net ({preset_name}) {mode} {dtype}:", flush=True)
+            results[f"{mode}/{dtype}"] = volume.volume_points(
+                runner, preset_name, mode, dtype, shape, sorted(fractions), multiple, max_bytes)
+    return results
+
+
+def markdown(preset_name, results):
+    """The Markdown table of `measure`'s `results`: peak GiB per mode, dtype and volume."""
+    rows = [[*key.split("/"), "x".join(map(str, point["shape"])), peak_cell(point)]
+            for key, points in results.items() for point in points]
+    return (f"U-Net preset `{preset_name}`, batch 1, one training step; peak allocator GiB "
             "(extrapolated points: least-squares line through the measured ones, not run):\n\n"
             + output.markdown_table(["mode", "dtype", "volume", "peak GiB"], rows))
+
+
+def main(argv):
+    del argv
+    shape = tuple(int(n) for n in FLAGS.volume_shape)
+    results = measure(_printing_runner, FLAGS.preset, FLAGS.modes, FLAGS.dtypes, shape,
+                      [float(f) for f in FLAGS.fractions], FLAGS.max_gb * output.GIB)
+    text = markdown(FLAGS.preset, results)
     print(text)
     if FLAGS.markdown_out:
         atomic.write_text(FLAGS.markdown_out, text + "\n")

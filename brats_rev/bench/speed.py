@@ -96,6 +96,15 @@ def time_round_robin(variants, warmup, repeats):
     return times
 
 
+def summarise(times, reference):
+    """(medians, table) of `time_round_robin`'s `times`: {name: median seconds}, and the
+    Markdown table of each variant's median ms and its ratio to the `reference` variant's."""
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    rows = [[name, f"{median * 1e3:.1f}", f"{median / medians[reference]:.3f}"]
+            for name, median in medians.items()]
+    return medians, output.markdown_table(["variant", "median ms", f"time / {reference}"], rows)
+
+
 def main(argv):
     del argv
     if FLAGS.what == "depthwise":
@@ -117,16 +126,12 @@ def main(argv):
         reference = "plain"
         title = f"U-Net ({FLAGS.preset}) training step"
     times = time_round_robin(variants, FLAGS.warmup, FLAGS.repeats)
-    medians = {name: statistics.median(values) for name, values in times.items()}
+    medians, table = summarise(times, reference)
     channels = config_lib.preset(FLAGS.preset).in_channels if FLAGS.what == "unet" else (
         FLAGS.channels)
     print(f"{title}, input 1x{'x'.join(map(str, shape))}x{channels}, "
           f"median of {FLAGS.repeats}:")
-    rows = [
-        [name, f"{medians[name] * 1e3:.1f}", f"{medians[name] / medians[reference]:.3f}"]
-        for name in variants
-    ]
-    print(output.markdown_table(["variant", "median ms", f"time / {reference}"], rows))
+    print(table)
     if FLAGS.json_out:
         atomic.write_json(
             FLAGS.json_out,
