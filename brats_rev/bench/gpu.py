@@ -119,7 +119,8 @@ def build_report(settings, device=DEVICE, runner=isolation.run_in_fresh_process)
         memory_unet.markdown(probe, MODES, {}, budget, settings["limits"]["sweep_patch"]), "",
         "## Training step time", "",
         f"U-Net ({preset}) training step, input 1x{'x'.join(map(str, settings['time_shape']))}"
-        f", median of {settings['repeats']}:", "", unet_table, "",
+        f"x{config_lib.preset(preset).in_channels}, median of {settings['repeats']}:", "",
+        unet_table, "",
         "## DepthwiseConv3D: grouped vs decomposed", "",
         f"Forward + backward, 1x{'x'.join(map(str, settings['depthwise_shape']))}"
         f"x{settings['depthwise_channels']}, 3x3x3, median of {settings['repeats']}:", "",
