@@ -174,14 +174,15 @@ def define_flags():
     flags.DEFINE_float("max_gb", 80.0, "Whole-volume table: points predicted above this many "
                        "GiB are extrapolated, not run (a point that runs out of GPU memory is "
                        "reported as failed either way).")
-    flags.DEFINE_integer("budget_mb", 1024, "Fixed-budget table: the budget in MiB (the CPU "
-                         "tables' default, for comparison).")
-    flags.DEFINE_list("time_shape", ["64", "64", "64"], "Step-time table: the patch.")
-    flags.DEFINE_list("depthwise_shape", ["64", "64", "64"], "DepthwiseConv3D table: the "
-                      "input's depth, height, width.")
-    flags.DEFINE_integer("depthwise_channels", 32, "DepthwiseConv3D table: input channels.")
-    flags.DEFINE_integer("warmup", 2, "Timings: untimed calls per variant.")
-    flags.DEFINE_integer("repeats", 7, "Timings: timed calls per variant.")
+    flags.DEFINE_integer("budget_mb", memory_unet.BUDGET_MB, "Fixed-budget table: the budget "
+                         "in MiB (the CPU tables' default, for comparison).")
+    flags.DEFINE_list("time_shape", [str(n) for n in speed.SHAPE], "Step-time table: the patch.")
+    flags.DEFINE_list("depthwise_shape", [str(n) for n in speed.SHAPE],
+                      "DepthwiseConv3D table: the input's depth, height, width.")
+    flags.DEFINE_integer("depthwise_channels", speed.CHANNELS,
+                         "DepthwiseConv3D table: input channels.")
+    flags.DEFINE_integer("warmup", speed.WARMUP, "Timings: untimed calls per variant.")
+    flags.DEFINE_integer("repeats", speed.REPEATS, "Timings: timed calls per variant.")
     flags.DEFINE_string("markdown_out", "runs/bench/gpu.md", "Write the report here.")
     flags.DEFINE_string("json_out", "runs/bench/gpu.json", "Write every point and timing as "
                         "JSON here.")

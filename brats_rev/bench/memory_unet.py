@@ -24,6 +24,8 @@ FLAGS = flags.FLAGS
 AXES = {"patch": "cubic patch edge (voxels)", "blocks": "couplings per level",
         "width": "base width (channels)"}
 # The default search grid of `search_budget` (its `limits`), the flags' defaults.
+# The memory budget searched by default (MiB): it keeps a CPU run to minutes.
+BUDGET_MB = 1024
 SEARCH_LIMITS = {"sweep_patch": 32, "max_edge": 240, "edge_step": 16, "max_blocks": 8,
                  "width_step": 8, "max_width": 128}
 
@@ -153,8 +155,8 @@ def define_flags():
     flags.DEFINE_list("widths", [], "Base widths to sweep.")
     flags.DEFINE_integer("sweep_patch", SEARCH_LIMITS["sweep_patch"], "Cubic patch edge of "
                          "the blocks and width sweeps and searches.")
-    flags.DEFINE_integer("budget_mb", 1024, "Memory budget in MiB to search (0: no search). "
-                         "The default keeps a CPU run to minutes.")
+    flags.DEFINE_integer("budget_mb", BUDGET_MB, "Memory budget in MiB to search (0: no "
+                         "search).")
     flags.DEFINE_integer("max_edge", SEARCH_LIMITS["max_edge"],
                          "Search: largest patch edge tried.")
     flags.DEFINE_integer("edge_step", SEARCH_LIMITS["edge_step"], "Search: patch edge step.")

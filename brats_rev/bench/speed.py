@@ -27,6 +27,13 @@ from brats_rev.layers.group_norm import GroupNormalization
 from brats_rev.layers.reversible import MODES
 
 FLAGS = flags.FLAGS
+# Defaults of the timings (this program's flags and brats_rev.bench.gpu's): the input of the
+# layer and U-Net timings (the stage's is STAGE_SHAPE), its channels, untimed and timed calls.
+SHAPE = (64, 64, 64)
+STAGE_SHAPE = (48, 48, 48)
+CHANNELS = 32
+WARMUP = 2
+REPEATS = 7
 
 
 def depthwise_variants(shape, channels):
@@ -108,20 +115,20 @@ def summarise(times, reference):
 def main(argv):
     del argv
     if FLAGS.what == "depthwise":
-        shape = [int(n) for n in FLAGS.shape or (64, 64, 64)]
+        shape = [int(n) for n in FLAGS.shape or SHAPE]
         variants = depthwise_variants(shape, FLAGS.channels)
         reference, title = "grouped", "DepthwiseConv3D forward+backward"
     elif FLAGS.what == "groupnorm":
-        shape = [int(n) for n in FLAGS.shape or (64, 64, 64)]
+        shape = [int(n) for n in FLAGS.shape or SHAPE]
         variants = groupnorm_variants(shape, FLAGS.channels)
         reference, title = "keras", "GroupNormalization forward"
     elif FLAGS.what == "stage":
-        shape = [int(n) for n in FLAGS.shape or (48, 48, 48)]
+        shape = [int(n) for n in FLAGS.shape or STAGE_SHAPE]
         variants = stage_variants(shape, FLAGS.channels, FLAGS.num_blocks)
         reference = "plain"
         title = f"ReversibleStage training step, {FLAGS.num_blocks} blocks"
     else:
-        shape = [int(n) for n in FLAGS.shape or (64, 64, 64)]
+        shape = [int(n) for n in FLAGS.shape or SHAPE]
         variants = unet_variants(FLAGS.preset, shape)
         reference = "plain"
         title = f"U-Net ({FLAGS.preset}) training step"
@@ -153,10 +160,10 @@ def define_flags():
     flags.DEFINE_list("shape", None, "Input depth,height,width (default 64^3, stage 48^3).")
     flags.DEFINE_enum("preset", "default", sorted(config_lib.EXPERIMENTS),
                       "U-Net preset (--what=unet).")
-    flags.DEFINE_integer("channels", 32, "Input channels.")
+    flags.DEFINE_integer("channels", CHANNELS, "Input channels.")
     flags.DEFINE_integer("num_blocks", 4, "Couplings per stage (--what=stage).")
-    flags.DEFINE_integer("warmup", 2, "Untimed calls per variant.")
-    flags.DEFINE_integer("repeats", 7, "Timed calls per variant.")
+    flags.DEFINE_integer("warmup", WARMUP, "Untimed calls per variant.")
+    flags.DEFINE_integer("repeats", REPEATS, "Timed calls per variant.")
     flags.DEFINE_string("json_out", None, "Write the timings as JSON here.")
 
 
