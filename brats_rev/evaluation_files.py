@@ -2,8 +2,9 @@
 
 Predictions: `<case_id>.nii.gz` or `.nii` files in one folder, as `brats_rev.predict` writes
 them (`*_probabilities.nii.gz` are ignored). References: a BraTS dataset root (case folders
-with segmentation files, found by `brats_rev.data.cases.find_cases`) or, if it holds no case
-folders, a flat folder of `<case_id>.nii.gz` / `.nii` segmentations. Cases are matched by id.
+with segmentation files, found by `brats_rev.data.cases.find_cases`, or holding only their
+segmentation file) or, if it holds no case folders, a flat folder of `<case_id>.nii.gz` /
+`.nii` or `<case_id>_seg.nii.gz` (2023: `-seg`) segmentations. Cases are matched by id.
 Label values are read in the convention of the case id's release, or the one given. Every
 reference case is scored, missing (no prediction) or failed (a case folder `find_cases`
 rejects or without segmentation, an unreadable file, ...); none is dropped.
@@ -49,32 +50,83 @@ METRICS_CSV, SUMMARY_CSV, BOXPLOT, SUMMARY_JSON = (
 OUTPUTS = (METRICS_CSV, SUMMARY_CSV, BOXPLOT, SUMMARY_JSON)
 
 
-def _case_id(file_name):
-    """The case id of a segmentation file name, or None if it is not one."""
+# `<case_id><separator>seg`: how BraTS names a segmentation file ("_seg", 2023: "-seg").
+SEGMENTATION_SUFFIXES = tuple(sorted({layout.separator + layout.suffixes[layouts.SEGMENTATION]
+                                      for layout in layouts.LAYOUTS.values()}))
+
+
+def _case_id(file_name, strip_suffixes=()):
+    """The case id of a segmentation file name (without one of `strip_suffixes`), or None if
+    it is not one."""
     for extension in EXTENSIONS:
         if file_name.endswith(extension):
             stem = file_name[: -len(extension)]
-            return None if stem.endswith(IGNORED_SUFFIX) or not stem else stem
+            if stem.endswith(IGNORED_SUFFIX):
+                return None
+            for suffix in strip_suffixes:
+                stem = stem.removesuffix(suffix)
+            return stem or None
     return None
 
 
-def flat_segmentations(folder):
-    """{case id: path} of the segmentation files directly in `folder`."""
+def _segmentation_files(folder, strip_suffixes=()):
+    """{case id: [paths]} of the segmentation files directly in `folder`, in name order."""
     found = {}
     for name in sorted(os.listdir(folder)):
-        case_id = _case_id(name)
+        case_id = _case_id(name, strip_suffixes)
         if case_id is not None and os.path.isfile(os.path.join(folder, name)):
-            found.setdefault(case_id, os.path.join(folder, name))
+            found.setdefault(case_id, []).append(os.path.join(folder, name))
     return found
+
+
+def flat_segmentations(folder):
+    """{case id: path} of the `<case_id>.nii.gz` / `.nii` files directly in `folder` (a
+    folder of predictions); of two files of one case id, the first by name."""
+    return {case_id: paths[0] for case_id, paths in _segmentation_files(folder).items()}
+
+
+def _flat_references(folder):
+    """({case id: path}, [Problem]) of a flat reference folder: `<case_id>.nii.gz`, `.nii`,
+    or with a SEGMENTATION_SUFFIXES suffix; a case id with several files is a problem."""
+    found, problems = {}, []
+    for case_id, paths in _segmentation_files(folder, SEGMENTATION_SUFFIXES).items():
+        if len(paths) == 1:
+            found[case_id] = paths[0]
+        else:
+            names = ", ".join(os.path.basename(path) for path in paths)
+            problems.append(Problem(case_id, paths[0], f"several reference files for this "
+                                    f"case: {names}; none is used"))
+    return found, problems
+
+
+def _seg_only_reference(case_id, case_problems):
+    """The segmentation path of a case folder whose only NIfTI file is its segmentation (the
+    labels kept apart from the images), or None. `case_problems` are those `find_cases`
+    reported for `case_id`: they must all concern files of that one folder (its missing
+    images; a case id in two folders is no seg-only reference)."""
+    layout = layouts.layout_for_case(case_id)
+    folders = {os.path.dirname(problem.file) for problem in case_problems}
+    if layout is None or len(folders) != 1 or os.path.basename(min(folders)) != case_id:
+        return None
+    [folder] = folders
+    seg_names = {layout.file_name(case_id, layouts.SEGMENTATION, extension)
+                 for extension in layouts.EXTENSIONS}
+    seg_names.update(layouts.FILE_ALIASES.get((case_id, layouts.SEGMENTATION), ()))
+    nifti = [name for name in os.listdir(folder) if name.endswith(layouts.EXTENSIONS)]
+    if len(nifti) != 1 or nifti[0] not in seg_names:
+        return None
+    return os.path.join(folder, nifti[0])
 
 
 def references(gt_dir):
     """The reference segmentations of a dataset root or a flat folder, and what is wrong.
 
-    Every reference case is either found or reported: a case folder `find_cases` rejects
-    (missing image or segmentation, ...) or that has no segmentation is a problem, and so is a
-    folder of NIfTI files that is no case folder (other than `gt_dir` itself when it is a flat
-    folder).
+    Every reference case is either found or reported. Under a dataset root, a case folder is
+    a reference if `find_cases` accepts it and it has a segmentation, or if its only NIfTI
+    file is its segmentation (a seg-only reference); any other case folder `find_cases`
+    rejects (a missing image or segmentation, ...) or that has no segmentation is a problem,
+    and so is a folder of NIfTI files that is no case folder. A flat folder (`gt_dir` holding
+    no case folder): `_flat_references`.
 
     Returns:
       ({case id: segmentation path}, [brats_rev.data.problems.Problem]).
@@ -84,17 +136,26 @@ def references(gt_dir):
         # No case folder, not even a rejected one: a flat folder (find_cases calls it a
         # folder of unknown layout).
         flat_folder = os.path.abspath(gt_dir)
-        return flat_segmentations(gt_dir), [p for p in problems
-                                            if os.path.abspath(p.file) != flat_folder]
-    rejected = {problem.case_id for problem in problems}
+        found, flat_problems = _flat_references(gt_dir)
+        return found, [p for p in problems if os.path.abspath(p.file) != flat_folder] + \
+            flat_problems
+    by_case = {}
+    for problem in problems:
+        by_case.setdefault(problem.case_id, []).append(problem)
     found = {}
+    for case_id, case_problems in by_case.items():
+        seg = _seg_only_reference(case_id, case_problems)
+        if seg is not None:
+            found[case_id] = seg
+    problems = [problem for problem in problems if problem.case_id not in found]
+    rejected = {problem.case_id for problem in problems}
     for case in cases:
         if case.seg is None:
             problems.append(Problem(case.case_id, case.directory,
                                     "no segmentation file in the case folder"))
         elif case.case_id not in rejected:
             found[case.case_id] = case.seg
-    return found, problems
+    return dict(sorted(found.items())), problems
 
 
 class ScoringError(ValueError):

@@ -340,3 +340,46 @@ def test_the_program_prints_the_lesion_wise_summary_and_refuses_an_unknown_task(
     assert refused.stderr.splitlines() == [
         "error: flag --task=gli2025: value should be one of <gli2023|gli2024|men2023|met2023|"
         "ped2023|ssa2023> (--helpshort lists the flags)"]
+
+
+def test_case_folders_holding_only_their_seg_are_references(tmp_path):
+    """Case 0's folder holds only its seg (labels kept apart from the images): its seg is the
+    reference. Case 1 is a full case folder. Case 2 keeps its seg and flair only: some images
+    but not all, still a rejected case."""
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    ids = phantoms.write_dataset(str(gt_dir), 3, "2021", SHAPE)
+    _copy_references(gt_dir, pred_dir, ids)
+    for modality in ("flair", "t1", "t1ce", "t2"):
+        os.remove(_case_file(gt_dir, ids[0], modality))
+    for modality in ("t1", "t1ce", "t2"):
+        os.remove(_case_file(gt_dir, ids[2], modality))
+    result = evaluate_folders(str(pred_dir), str(gt_dir))
+    assert [row["case_id"] for row in result["rows"]] == ids[:2]
+    assert result["rows"][0]["dice_WT"] == 1.0
+    assert sorted({failure["case_id"] for failure in result["failed"]}) == [ids[2]]
+    assert result["failed"][0]["problem"].startswith("missing modality t1")
+
+
+def test_a_flat_folder_of_seg_files_names_cases_without_the_seg_suffix(tmp_path):
+    """`<id>_seg.nii.gz` (and the 2023 `<id>-seg.nii.gz`) name case `<id>`; a case id with two
+    reference files is failed, naming both, and neither is used."""
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    ids = phantoms.write_dataset(str(gt_dir), 3, "2021", SHAPE)
+    _copy_references(gt_dir, pred_dir, ids)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for case_id, names in [(ids[0], ["_seg.nii.gz"]), (ids[1], [".nii.gz"]),
+                           (ids[2], [".nii.gz", "_seg.nii.gz"])]:
+        for name in names:
+            shutil.copy(_case_file(gt_dir, case_id, "seg"), flat / f"{case_id}{name}")
+    seg_2023 = np.zeros(SHAPE, np.uint8)
+    _save_labels(flat / "BraTS-GLI-00000-000-seg.nii.gz", seg_2023, np.eye(4))
+    _save_labels(pred_dir / "BraTS-GLI-00000-000.nii.gz", seg_2023, np.eye(4))
+    result = evaluate_folders(str(pred_dir), str(flat))
+    assert [row["case_id"] for row in result["rows"]] == ["BraTS-GLI-00000-000", *ids[:2]]
+    assert result["extra"] == [] and result["missing"] == []
+    [failure] = result["failed"]
+    assert failure["case_id"] == ids[2] and failure["file"] == str(flat / f"{ids[2]}.nii.gz")
+    assert failure["problem"] == (f"several reference files for this case: {ids[2]}.nii.gz, "
+                                  f"{ids[2]}_seg.nii.gz; none is used")
+
