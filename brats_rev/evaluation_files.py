@@ -12,12 +12,15 @@ rejects or without segmentation, an unreadable file, ...); none is dropped.
 Cases are scored with the classic metrics (`brats_rev.evaluation`) and the lesion-wise ones
 of a BraTS task with the NSD (`brats_rev.lesion_metrics`).
 
+A case without a usable prediction (missing, or failed by its prediction) is also scored as
+an all-background prediction against its reference, for the statistics over all cases.
+
 Outputs (all written atomically, those of an earlier run removed first): `metrics.csv` (one
-row per case, `<metric>_<region>` columns: the classic ones, then the lesion-wise ones and the
-NSD), `summary.csv` (mean, std, median, 25quantile, 75quantile rows, as the BraTS
-leaderboard), `boxplot.png` (Dice and HD95 per region, if a case was scored) and, last,
-`summary.json` (the same statistics, the task and its parameters, and the missing, extra and
-failed cases).
+row per scored case, `<metric>_<region>` columns: the classic ones, then the lesion-wise ones
+and the NSD), `summary.csv` (mean, std, median, 25quantile, 75quantile rows, as the BraTS
+leaderboard, of the scored cases and of all cases), `boxplot.png` (Dice and HD95 per region,
+if a case was scored) and, last, `summary.json` (the same statistics, the task and its
+parameters, and the missing, extra, failed and left-out cases).
 """
 
 import contextlib
@@ -198,6 +201,17 @@ def _read(path, convention):
         raise ScoringError(path, str(error)) from None
 
 
+def _metrics(predicted, reference, reference_image, task):
+    """{region: {metric: value}} of canonical label arrays of one shape: the classic metrics,
+    then the lesion-wise ones of `task`, at the voxel size of `reference_image`'s header."""
+    spacing = reference_image.header.get_zooms()[:3]
+    scores = evaluation.case_metrics(predicted, reference, spacing)
+    for region, values in lesion_metrics.case_metrics(predicted, reference, spacing,
+                                                      task).items():
+        scores[region].update(values)
+    return scores
+
+
 def score_case(prediction_path, reference_path, convention, task):
     """{region: {metric: value}} of one predicted file against its reference file: the
     classic metrics, then the lesion-wise ones of `task` (a lesion_metrics.TASKS name).
@@ -214,23 +228,42 @@ def score_case(prediction_path, reference_path, convention, task):
     if difference > case_reader.AFFINE_TOLERANCE_MM:
         raise ScoringError(prediction_path, "affine differs from the reference's by up to "
                            f"{difference:.3g} mm")
-    spacing = reference_image.header.get_zooms()[:3]
-    scores = evaluation.case_metrics(predicted, reference, spacing)
-    for region, values in lesion_metrics.case_metrics(predicted, reference, spacing,
-                                                      task).items():
-        scores[region].update(values)
-    return scores
+    return _metrics(predicted, reference, reference_image, task)
+
+
+def score_empty_prediction(reference_path, convention, task):
+    """score_case of an all-background prediction against the reference file: how a case
+    without a usable prediction scores (Dice 0, HD95 EMPTY_HD95, every lesion missed, ... in
+    a region the reference has; Dice 1, HD95 0 in one it lacks).
+
+    Raises:
+      ScoringError: naming the reference: unreadable or other values.
+    """
+    reference, reference_image = _read(reference_path, convention)
+    return _metrics(np.zeros_like(reference), reference, reference_image, task)
+
+
+def _row(case_id, metrics):
+    """{"case_id", <metric>_<region>: value} of score_case's {region: {metric: value}}."""
+    row = {"case_id": case_id}
+    for region, values in metrics.items():
+        row.update({f"{metric}_{region}": value for metric, value in values.items()})
+    return row
 
 
 def evaluate_folders(pred_dir, gt_dir, convention=None, task=lesion_metrics.DEFAULT_TASK):
-    """Scores every prediction that has a reference, lesion-wise as BraTS task `task` does.
+    """Scores every prediction that has a reference, lesion-wise as BraTS task `task` does,
+    and every reference case without a usable prediction as an empty prediction.
 
     Returns:
       {"task": task, "rows": [{"case_id", <metric>_<region>: value}] (COLUMNS; the lesion
-       counts are ints), "missing": [ids without prediction],
-       "extra": [ids without reference], "failed": [{"case_id", "file", "problem",
-       "severity"}]}: every reference case is scored, missing or failed (the reference cases
-       `references` reports first, then those that could not be scored).
+       counts are ints) of the scored predictions, "empty_rows": the same of an empty
+       prediction for each missing case and each case failed by its prediction,
+       "missing": [ids without prediction], "extra": [ids without reference],
+       "failed": [{"case_id", "file", "problem", "severity"}], "left_out": [ids of the
+       failed cases not in "empty_rows": their reference could not be read or used]}: every
+       reference case is scored, missing or failed (the reference cases `references`
+       reports first, then those that could not be scored).
 
     Raises:
       ValueError: `task` is not a lesion_metrics.TASKS name (before anything is read).
@@ -239,21 +272,44 @@ def evaluate_folders(pred_dir, gt_dir, convention=None, task=lesion_metrics.DEFA
     predictions = flat_segmentations(pred_dir)
     expected, problems = references(gt_dir)
     unscored = {problem.case_id for problem in problems}
-    result = {"task": task, "rows": [], "missing": sorted(set(expected) - set(predictions)),
+    result = {"task": task, "rows": [], "empty_rows": [],
+              "missing": sorted(set(expected) - set(predictions)),
               "extra": sorted(set(predictions) - set(expected) - unscored),
               "failed": [problem.to_json() for problem in problems]}
-    for case_id in sorted(set(predictions) & set(expected)):
+    def fail(case_id, error):
+        result["failed"].append(Problem(case_id, error.file, str(error)).to_json())
+
+    for case_id in sorted(expected):
+        reference_path, prediction_path = expected[case_id], predictions.get(case_id)
         try:
-            metrics = score_case(predictions[case_id], expected[case_id],
-                                 _convention(case_id, convention, predictions[case_id]), task)
+            case_convention = _convention(case_id, convention, prediction_path or reference_path)
         except ScoringError as error:
-            result["failed"].append(Problem(case_id, error.file, str(error)).to_json())
+            fail(case_id, error)
             continue
-        row = {"case_id": case_id}
-        for region, values in metrics.items():
-            row.update({f"{metric}_{region}": value for metric, value in values.items()})
-        result["rows"].append(row)
+        if prediction_path is not None:
+            try:
+                result["rows"].append(_row(case_id, score_case(
+                    prediction_path, reference_path, case_convention, task)))
+                continue
+            except ScoringError as error:
+                fail(case_id, error)
+                if error.file == reference_path:
+                    continue
+        try:
+            result["empty_rows"].append(_row(case_id, score_empty_prediction(
+                reference_path, case_convention, task)))
+        except ScoringError as error:
+            fail(case_id, error)
+    in_all_cases = {row["case_id"] for row in result["empty_rows"]}
+    result["left_out"] = sorted({failure["case_id"] for failure in result["failed"]}
+                                - in_all_cases)
     return result
+
+
+def all_case_rows(result):
+    """The rows of every reference case that could be read: `result["rows"]` and
+    `result["empty_rows"]` (of evaluate_folders), by case id."""
+    return sorted(result["rows"] + result["empty_rows"], key=lambda row: row["case_id"])
 
 
 def summary_table(rows):
@@ -298,30 +354,38 @@ def _null_if_nan(summary):
 
 
 def write_results(output_dir, result):
-    """Writes this run's outputs into `output_dir` (created); returns the summary table.
+    """Writes this run's outputs into `output_dir` (created); returns the summary table of
+    the scored cases.
 
     The OUTPUTS of an earlier run are removed first and SUMMARY_JSON is written last, so a
-    SUMMARY_JSON present means every other output there is of the same run. BOXPLOT is
-    written only if a case was scored; the statistics of no case are null in SUMMARY_JSON
-    and empty cells in SUMMARY_CSV (NaN in the returned table).
+    SUMMARY_JSON present means every other output there is of the same run. SUMMARY_CSV holds
+    the statistics of the scored cases (column `cases`: "scored") and those of all cases
+    (`all_case_rows`: "all"); SUMMARY_JSON the same as "summary" and "summary_all_cases".
+    BOXPLOT (scored cases) is written only if a case was scored; the statistics of no case
+    are null in SUMMARY_JSON and empty cells in SUMMARY_CSV (NaN in the returned table).
     """
     os.makedirs(output_dir, exist_ok=True)
     for name in OUTPUTS:
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(output_dir, name))
-    rows = result["rows"]
+    rows, every_row = result["rows"], all_case_rows(result)
     summary = summary_table(rows)
-    stored = _null_if_nan(summary)
+    stored = {"scored": _null_if_nan(summary), "all": _null_if_nan(summary_table(every_row))}
     atomic.write_text(os.path.join(output_dir, METRICS_CSV),
                       _csv_text(("case_id",) + COLUMNS, rows))
     atomic.write_text(os.path.join(output_dir, SUMMARY_CSV), _csv_text(
-        ("statistic",) + COLUMNS, [{"statistic": name, **values}
-                                   for name, values in stored.items()]))
+        ("cases", "statistic") + COLUMNS,
+        [{"cases": cases, "statistic": name, **values}
+         for cases, table in stored.items() for name, values in table.items()]))
     if rows:
         _box_plot(os.path.join(output_dir, BOXPLOT), rows)
     task = {"name": result["task"], **dataclasses.asdict(lesion_metrics.TASKS[result["task"]])}
     document = {"cases": len(rows), "task": task, "missing": result["missing"],
-                "extra": result["extra"], "failed": result["failed"], "summary": stored}
+                "extra": result["extra"], "failed": result["failed"], "summary": stored["scored"],
+                "all_cases": {"cases": len(every_row),
+                              "empty_prediction": [row["case_id"] for row in result["empty_rows"]],
+                              "left_out": result["left_out"]},
+                "summary_all_cases": stored["all"]}
     atomic.write_text(os.path.join(output_dir, SUMMARY_JSON),
                       json.dumps(document, indent=2, allow_nan=False) + "\n")
     return summary

@@ -63,9 +63,12 @@ def test_values_summary_and_case_lists(tmp_path, folders):
     assert summary["75quantile"]["hd95_ET"] == pytest.approx(3 * 373.13 / 4)
     assert summary["median"]["dice_WT"] == 1.0
     with open(tmp_path / "scores" / "summary.csv") as handle:
-        table = {row["statistic"]: row for row in csv.DictReader(handle)}
-    assert list(table) == ["mean", "std", "median", "25quantile", "75quantile"]
-    assert float(table["mean"]["hd95_ET"]) == pytest.approx(373.13 / 2)
+        table = {(row["cases"], row["statistic"]): row for row in csv.DictReader(handle)}
+    assert list(table) == [(cases, statistic) for cases in ("scored", "all") for statistic in
+                           ("mean", "std", "median", "25quantile", "75quantile")]
+    assert float(table["scored", "mean"]["hd95_ET"]) == pytest.approx(373.13 / 2)
+    # All 4 cases: the missing one and the one of another shape score as empty predictions.
+    assert float(table["all", "mean"]["hd95_ET"]) == pytest.approx(3 * 373.13 / 4)
     document = json.loads((tmp_path / "scores" / "summary.json").read_text())
     assert document["cases"] == 2 and document["missing"] == [ids[2]]
     with open(tmp_path / "scores" / "boxplot.png", "rb") as handle:
@@ -383,3 +386,47 @@ def test_a_flat_folder_of_seg_files_names_cases_without_the_seg_suffix(tmp_path)
     assert failure["problem"] == (f"several reference files for this case: {ids[2]}.nii.gz, "
                                   f"{ids[2]}_seg.nii.gz; none is used")
 
+
+
+def test_the_all_cases_summary_scores_a_missing_or_failed_case_as_an_empty_prediction(
+        tmp_path):
+    """The two lesion cases (every region non-empty) plus case 2 (case 1's reference, a
+    prediction of another shape: failed) and case 3 (a reference that is no NIfTI: failed).
+    Case 0's prediction is removed (missing). An empty prediction scores Dice 0, HD95 373.13,
+    sensitivity 0, specificity 1, lesion Dice 0, lesion HD95 374 (a miss, gli2023), NSD 0 and
+    misses every lesion (WT: 2). Scored: case 1 (exact); all cases: 0, 1, 2 (0 and 2 as an
+    empty prediction); case 3's reference cannot be read: left out."""
+    pred_dir, gt_dir = (tmp_path / name for name in _lesion_folders(tmp_path))
+    os.remove(pred_dir / "BraTS2021_00000.nii.gz")
+    shutil.copy(gt_dir / "BraTS2021_00001.nii.gz", gt_dir / "BraTS2021_00002.nii.gz")
+    _save_labels(pred_dir / "BraTS2021_00002.nii.gz", np.zeros((2, 2, 2)), np.eye(4))
+    shutil.copy(gt_dir / "BraTS2021_00001.nii.gz", gt_dir / "BraTS2021_00003.nii.gz")
+    shutil.copy(gt_dir / "BraTS2021_00001.nii.gz", pred_dir / "BraTS2021_00003.nii.gz")
+    bad_cases.garble(str(gt_dir / "BraTS2021_00003.nii.gz"))
+    result = evaluate_folders(str(pred_dir), str(gt_dir), "brats2023")
+    assert [row["case_id"] for row in result["rows"]] == ["BraTS2021_00001"]
+    assert [row["case_id"] for row in result["empty_rows"]] == ["BraTS2021_00000",
+                                                                 "BraTS2021_00002"]
+    assert result["left_out"] == ["BraTS2021_00003"]
+    summary = write_results(str(tmp_path / "scores"), result)
+    assert summary["mean"]["dice_WT"] == 1.0
+
+    document = _strict_json((tmp_path / "scores" / "summary.json").read_text())
+    assert document["cases"] == 1 and document["summary"]["mean"]["dice_WT"] == 1.0
+    assert document["all_cases"] == {"cases": 3, "empty_prediction": [
+        "BraTS2021_00000", "BraTS2021_00002"], "left_out": ["BraTS2021_00003"]}
+    every = document["summary_all_cases"]["mean"]
+    assert every == pytest.approx({**{f"{metric}_{region}": value for region in (
+        "WT", "TC", "ET") for metric, value in [
+        ("dice", 1 / 3), ("hd95", 2 * 373.13 / 3), ("sensitivity", 1 / 3), ("specificity", 1),
+        ("lesion_dice", 1 / 3), ("lesion_hd95", 2 * 374 / 3), ("lesion_fp", 0), ("nsd", 1 / 3)]},
+        "lesion_tp_WT": 2 / 3, "lesion_fn_WT": 4 / 3, "lesion_tp_TC": 1 / 3,
+        "lesion_fn_TC": 2 / 3, "lesion_tp_ET": 1 / 3, "lesion_fn_ET": 2 / 3})
+    assert document["summary_all_cases"]["median"]["dice_ET"] == 0.0
+    with open(tmp_path / "scores" / "summary.csv") as handle:
+        table = {(row["cases"], row["statistic"]): row for row in csv.DictReader(handle)}
+    assert list(table)[:6] == [("scored", "mean"), ("scored", "std"), ("scored", "median"),
+                               ("scored", "25quantile"), ("scored", "75quantile"),
+                               ("all", "mean")]
+    assert float(table["scored", "mean"]["dice_WT"]) == 1.0
+    assert float(table["all", "mean"]["dice_WT"]) == pytest.approx(1 / 3)
