@@ -3,10 +3,12 @@
     python -m brats_rev.evaluate --pred_dir=/data/predictions --gt_dir=/data/BraTS2021 \
         --output_dir=/data/scores [--label_convention=brats2021] [--task=gli2023]
 
-`--gt_dir` is a BraTS dataset root or a flat folder of `<case_id>.nii.gz` segmentations.
+`--gt_dir` is a BraTS dataset root or a flat folder of `<case_id>.nii.gz` (or
+`<case_id>_seg.nii.gz`) segmentations.
 `--task` names the BraTS task whose lesion-wise parameters apply (brats_rev.lesion_metrics).
 Writes metrics.csv, summary.csv, boxplot.png and summary.json into `--output_dir` (replacing
-an earlier run's), prints the summary, and exits with status 1 if a reference case has no
+an earlier run's), prints the summary (of the scored cases, then of all cases, those missing
+or failed scored as an empty prediction), and exits with status 1 if a reference case has no
 prediction, a case failed or no case was scored. See docs/INFERENCE.md.
 """
 
@@ -16,7 +18,7 @@ import sys
 from absl import app, flags
 
 from brats_rev import evaluation, labels, lesion_metrics, program
-from brats_rev.evaluation_files import evaluate_folders, write_results
+from brats_rev.evaluation_files import all_case_rows, evaluate_folders, summary_table, write_results
 
 
 def _print_summary(summary, task_name):
@@ -47,6 +49,11 @@ def main(argv):
     print(f"{len(result['rows'])} cases scored -> {options.output_dir}")
     if result["rows"]:
         _print_summary(summary, options.task)
+    if result["empty_rows"]:
+        every_row = all_case_rows(result)
+        print(f"all {len(every_row)} reference cases, {len(result['empty_rows'])} of them "
+              "(missing or failed) scored as an empty prediction:")
+        _print_summary(summary_table(every_row), options.task)
     for case_id in result["missing"]:
         print(f"missing prediction: {case_id}")
     for case_id in result["extra"]:
@@ -66,7 +73,7 @@ def define_flags():
     """Defines this entry point's absl flags (called only when run as a program)."""
     flags.DEFINE_string("pred_dir", None, "Folder of <case_id>.nii.gz predictions.",
                         required=True)
-    flags.DEFINE_string("gt_dir", None, "BraTS dataset root or folder of <case_id>.nii.gz.",
+    flags.DEFINE_string("gt_dir", None, "BraTS dataset root or folder of <case_id>[_seg].nii.gz.",
                         required=True)
     flags.DEFINE_string("output_dir", None, "Folder for the CSVs, JSON and plot.",
                         required=True)

@@ -101,6 +101,8 @@ def test_flat_reference_folder_and_the_program(tmp_path, folders):
          f"--gt_dir={gt_dir}", f"--output_dir={tmp_path / 'scores2'}"],
         capture_output=True, text=True, check=False)
     assert failing.returncode == 1
+    assert ("all 4 reference cases, 2 of them (missing or failed) scored as an empty "
+            "prediction:") in failing.stdout
     assert f"missing prediction: {ids[2]}" in failing.stdout
     assert f"failed: {ids[3]}: " in failing.stdout
 
