@@ -74,14 +74,17 @@ def _load_checkpoint(prefix, model_config):
     model is read.
 
     Raises:
-      ValueError: a model weight has no value in the checkpoint, or shapes do not match the
-        configuration.
+      ValueError: the checkpoint's files cannot be read (truncated, damaged), a model weight
+        has no value in it, or shapes do not match the configuration.
     """
     model = build_model(model_config)
     try:
         status = tf.train.Checkpoint(model=model).read(prefix)
         status.expect_partial()  # optimizer slots and step counters are not needed
         status.assert_existing_objects_matched()
+    except (tf.errors.OpError, IndexError) as error:  # damaged (DataLossError), truncated
+        raise ValueError(f"Checkpoint {prefix!r} cannot be read (a damaged or truncated "
+                         f"file): {type(error).__name__}: {str(error)[:300]}") from None
     except (AssertionError, ValueError) as error:
         raise ValueError(
             f"Checkpoint {prefix!r} does not hold every weight of the configured model; is it "

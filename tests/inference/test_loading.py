@@ -1,6 +1,7 @@
 """Loading a model from a .keras file, a run folder or a checkpoint folder."""
 
 import os
+import re
 
 import keras
 import numpy as np
@@ -90,6 +91,24 @@ def test_checkpoint_missing_a_weight_is_refused(tmp_path):
     _write_config(str(tmp_path), CONFIG.replace(encoder_blocks=2), 16)
     with pytest.raises(ValueError, match="does not hold every weight of the configured model"):
         load_model(str(folder))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "altered"])
+def test_a_damaged_checkpoint_is_refused_naming_it(tmp_path, trained, damage):
+    prefix = _write_run(str(tmp_path), trained[0])
+    data = f"{prefix}.data-00000-of-00001"
+    size = os.path.getsize(data)
+    with open(data, "r+b") as handle:
+        if damage == "truncated":
+            handle.truncate(size // 2)
+        else:  # every byte of the second half flipped: the stored checksums no longer match
+            handle.seek(size // 2)
+            tail = handle.read()
+            handle.seek(size // 2)
+            handle.write(bytes(255 - byte for byte in tail))
+    with pytest.raises(ValueError, match=f"Checkpoint '{re.escape(prefix)}' cannot be read "
+                                         r"\(a damaged or truncated file\): \w+"):
+        load_model(str(tmp_path))
 
 
 def test_model_keras_preferred_to_checkpoints(tmp_path, trained):
