@@ -64,7 +64,8 @@ def main(argv):
         print(f"no case scored: no prediction in --pred_dir {options.pred_dir!r} "
               f"(<case_id>.nii.gz or .nii files) could be scored against a reference case in "
               f"--gt_dir {options.gt_dir!r} (a BraTS dataset root or a folder of "
-              "<case_id>.nii.gz files); see the cases listed above", file=sys.stderr)
+              "<case_id>.nii.gz or <case_id>_seg.nii.gz files); see the cases listed above",
+              file=sys.stderr)
         return 1
     return 1 if result["missing"] or result["failed"] else 0
 

@@ -17,7 +17,7 @@ import os
 
 from brats_rev import atomic
 
-# The version of the record format (tfrecords/FORMAT.md) this code writes and reads; every
+# The version of the record format (tfrecords/README.md) this code writes and reads; every
 # record and the manifest carry it.
 SCHEMA_VERSION = 2
 

@@ -125,7 +125,7 @@ def predict_folder(predictor, input_dir, output_dir, options):
     if not cases and not problems:
         raise NoCasesFound(
             f"no BraTS case folder under {input_dir!r}; case folders are named as a release "
-            f"names them ({', '.join(x.case_pattern for x in layouts.LAYOUTS.values())}).")
+            f"names them ({layouts.case_patterns()}).")
     os.makedirs(output_dir, exist_ok=True)
     report = predict_cases(predictor, cases, output_dir, options,
                            Progress(len(cases), failure="failed"))
