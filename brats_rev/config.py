@@ -1,13 +1,14 @@
 """Frozen configuration dataclasses and named presets.
 
-Pure Python: imports nothing of ours and no TensorFlow, so entry points, pipelines and tests
-can read and validate a configuration before anything heavy starts. `brats_rev.models.factory`
-is the only reader of `ModelConfig`.
+Pure Python: imports only our pure-Python checks and task table, and no TensorFlow, so entry
+points, pipelines and tests can read and validate a configuration before anything heavy starts.
+`brats_rev.models.factory` is the only reader of `ModelConfig`.
 """
 
 import dataclasses
 import os
 
+from brats_rev import tasks
 from brats_rev.checks import (
     check_bool,
     check_choice,
@@ -49,7 +50,8 @@ class ModelConfig(_ConfigMethods):
 
     Attributes:
         in_channels: input modalities (4 for BraTS: flair, t1, t1ce, t2).
-        num_outputs: output region logits (3: WT, TC, ET; sigmoid, not softmax).
+        num_outputs: output region logits, one per region of the task (brats_rev.tasks; GLI: 3,
+            WT, TC, ET); sigmoid, not softmax. Training sets it from the dataset's task.
         filters: channels per resolution level, finest first; each even (couplings split
             channels in halves). The number of levels is `len(filters)`.
         encoder_blocks: couplings per encoder level (int for all levels, or one per level).
@@ -133,6 +135,9 @@ class DataConfig(_ConfigMethods):
 
     Attributes:
         data_dir: folder holding manifest.json and the shards; required by `build_dataset`.
+        task: the BraTS task (brats_rev.tasks) of the dataset, whose regions the model learns;
+            None until training fills in the dataset's (a run's config.json always names it;
+            one written before tasks were recorded is of tasks.DEFAULT_TASK).
         patch_size: training patch (x, y, z) in voxels; an int means a cube.
         batch_size: global batch size (split over replicas by `build_dataset`'s input context).
         foreground_probability: chance that a patch is centred on a voxel of a tumour class
@@ -154,6 +159,7 @@ class DataConfig(_ConfigMethods):
     """
 
     data_dir: str | None = None
+    task: str | None = None
     patch_size: int | tuple = 128
     batch_size: int = 2
     foreground_probability: float = 0.33
@@ -175,6 +181,8 @@ class DataConfig(_ConfigMethods):
     blur_sigma_range: tuple = (0.5, 1.0)
 
     def __post_init__(self):
+        if self.task is not None:
+            check_choice("task", self.task, tuple(tasks.TASKS))
         object.__setattr__(self, "patch_size", check_per_level("patch_size", self.patch_size, 3))
         check_per_level("batch_size", self.batch_size, 1)
         check_per_level("shuffle_buffer", self.shuffle_buffer, 1)
@@ -217,22 +225,26 @@ class InferenceConfig(_ConfigMethods):
         batch_size: windows per model call.
         sigma_scale: standard deviation of the Gaussian window weighting / window length.
         tta: "none", or "flips8" (average over the 8 combinations of mirroring the 3 axes).
-        thresholds: probability threshold per region (WT, TC, ET); a voxel is in a region when
-            its probability is >= the threshold. ET ⊂ TC ⊂ WT is then imposed.
-        et_min_voxels: a predicted ET with fewer voxels than this (whole case) is relabelled
-            NCR, as is usual for BraTS (a false-positive ET in a case without one costs a Dice
-            of 0 and an HD95 of 373.13). 0 turns it off. Tune it on validation folds.
+        thresholds: probability threshold per region of the model's task (GLI: WT, TC, ET), or
+            None for 0.5 each (`region_thresholds`); a voxel is in a region when its
+            probability is >= the threshold. The task's decoding then gives each voxel one
+            class (GLI: ET ⊂ TC ⊂ WT imposed).
+        et_min_voxels: a predicted ET with fewer voxels than this (whole case) is relabelled to
+            the task's fallback class (GLI: NCR), as is usual for BraTS (a false-positive ET in
+            a case without one costs a Dice of 0 and an HD95 of 373.13). 0 turns it off. Tune
+            it on validation folds.
         crop_margin: voxels added around the brain bounding box before prediction (CROP_MARGIN,
             as conversion).
-        label_convention: output label convention (a brats_rev.labels.CONVENTIONS key), or
-            None for the convention of the input case's release.
+        label_convention: output label convention (a brats_rev.tasks.CONVENTIONS key of the
+            model's task), or None for the convention of the input case's release when the
+            task has it, else the task's own (`output_convention`).
     """
 
     overlap: float = 0.5
     batch_size: int = 1
     sigma_scale: float = 0.125
     tta: str = "none"
-    thresholds: tuple = (0.5, 0.5, 0.5)
+    thresholds: tuple | None = None
     et_min_voxels: int = 0
     crop_margin: int = CROP_MARGIN
     label_convention: str | None = None
@@ -244,20 +256,42 @@ class InferenceConfig(_ConfigMethods):
             raise ValueError(
                 f"`sigma_scale` must be > 0. Received: sigma_scale={self.sigma_scale!r}")
         check_choice("tta", self.tta, TTA_MODES)
-        thresholds = tuple(self.thresholds)
-        if len(thresholds) != 3 or not all(0 < t < 1 for t in thresholds):
-            raise ValueError("`thresholds` must be 3 values in (0, 1) for WT, TC, ET. "
-                             f"Received: thresholds={self.thresholds!r}")
-        object.__setattr__(self, "thresholds", tuple(float(t) for t in thresholds))
+        if self.thresholds is not None:
+            thresholds = tuple(self.thresholds)
+            if not thresholds or not all(0 < t < 1 for t in thresholds):
+                raise ValueError("`thresholds` must be values in (0, 1), one per region, or "
+                                 f"None. Received: thresholds={self.thresholds!r}")
+            object.__setattr__(self, "thresholds", tuple(float(t) for t in thresholds))
         for name in ("et_min_voxels", "crop_margin"):
             check_int_at_least(name, getattr(self, name), 0)
         if self.label_convention is not None and not isinstance(self.label_convention, str):
             raise ValueError("`label_convention` must be a convention name or None. "
                              f"Received: label_convention={self.label_convention!r}")
 
-    def output_convention(self, case_convention):
-        """The label convention of a case's output: the configured one, else the case's own."""
-        return self.label_convention or case_convention
+    def region_thresholds(self, task):
+        """The threshold of each region of `task` (a brats_rev.tasks.Task), in its order.
+
+        Raises:
+            ValueError: `thresholds` has another count than the task's regions.
+        """
+        regions = task.region_names
+        if self.thresholds is None:
+            return (0.5,) * len(regions)
+        if len(self.thresholds) != len(regions):
+            raise ValueError(f"thresholds need one value per region of task {task.name} "
+                             f"({', '.join(regions)}). Received: {list(self.thresholds)}")
+        return self.thresholds
+
+    def check_task(self, task):
+        """Raises ValueError unless `thresholds` and `label_convention` fit `task`."""
+        self.region_thresholds(task)
+        if self.label_convention is not None:
+            task.check_convention(self.label_convention)
+
+    def output_convention(self, case_convention, task):
+        """The label convention of a case's output: the configured one, else the case's own
+        if `task` has it, else the task's own."""
+        return self.label_convention or task.output_convention(case_convention)
 
 
 OPTIMIZERS = ("adamw", "sgd_nesterov")

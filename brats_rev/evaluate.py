@@ -5,7 +5,8 @@
 
 `--gt_dir` is a BraTS dataset root or a flat folder of `<case_id>.nii.gz` (or
 `<case_id>_seg.nii.gz`) segmentations.
-`--task` names the BraTS task whose lesion-wise parameters apply (brats_rev.lesion_metrics).
+`--task` names the BraTS task (brats_rev.tasks) whose regions are scored, whose label
+conventions are read and whose lesion-wise parameters apply (brats_rev.lesion_metrics).
 Writes metrics.csv, summary.csv, boxplot.png and summary.json into `--output_dir` (replacing
 an earlier run's), prints the summary (of the scored cases, then of all cases, those missing
 or failed scored as an empty prediction), and exits with status 1 if a reference case has no
@@ -17,22 +18,24 @@ import sys
 
 from absl import app, flags
 
-from brats_rev import evaluation, labels, lesion_metrics, program
+from brats_rev import evaluation, lesion_metrics, program, tasks
 from brats_rev.evaluation_files import all_case_rows, evaluate_folders, summary_table, write_results
 
 
 def _print_summary(summary, task_name):
     """Prints mean ± std per region of every metric, the lesion-wise ones under their task."""
-    task = lesion_metrics.TASKS[task_name]
-    thresholds = " / ".join(f"{value:g}" for value in task.volume_thresholds_mm3)
-    print(f"{'':12}" + "".join(f"{region:>22}" for region in labels.REGIONS))
+    task = tasks.task_named(task_name)
+    regions = task.region_names
+    dilations = " / ".join(str(task.lesion[region].dilation) for region in regions)
+    thresholds = " / ".join(f"{task.lesion[region].threshold_mm3:g}" for region in regions)
+    print(f"{'':12}" + "".join(f"{region:>22}" for region in regions))
     for metric in evaluation.METRICS + lesion_metrics.METRICS:
         if metric == lesion_metrics.METRICS[0]:
-            print(f"lesion-wise, task {task_name}: dilation {task.dilation} voxels, lesions over "
-                  f"{thresholds} mm³ ({' / '.join(labels.REGIONS)}); NSD at "
+            print(f"lesion-wise, task {task_name}: dilation {dilations} voxels, lesions over "
+                  f"{thresholds} mm³ ({' / '.join(regions)}); NSD at "
                   f"{evaluation.NSD_TOLERANCE_MM:g} mm")
         cells = "".join(f"{summary['mean'][f'{metric}_{r}']:>12.4f} "
-                        f"± {summary['std'][f'{metric}_{r}']:<7.4f}" for r in labels.REGIONS)
+                        f"± {summary['std'][f'{metric}_{r}']:<7.4f}" for r in regions)
         print(f"{metric:12}{cells}")
 
 
@@ -43,8 +46,11 @@ def main(argv):
     for name in ("pred_dir", "gt_dir"):
         if not os.path.isdir(getattr(options, name)):
             raise app.UsageError(f"--{name} {getattr(options, name)!r} is not a folder.")
-    result = evaluate_folders(options.pred_dir, options.gt_dir, options.label_convention,
-                              options.task)
+    try:
+        result = evaluate_folders(options.pred_dir, options.gt_dir, options.label_convention,
+                                  options.task)
+    except ValueError as error:  # a --label_convention the task does not have
+        raise app.UsageError(str(error)) from None
     summary = write_results(options.output_dir, result)
     print(f"{len(result['rows'])} cases scored -> {options.output_dir}")
     if result["rows"]:
@@ -53,7 +59,7 @@ def main(argv):
         every_row = all_case_rows(result)
         print(f"all {len(every_row)} reference cases, {len(result['empty_rows'])} of them "
               "(missing or failed) scored as an empty prediction:")
-        _print_summary(summary_table(every_row), options.task)
+        _print_summary(summary_table(every_row, options.task), options.task)
     for case_id in result["missing"]:
         print(f"missing prediction: {case_id}")
     for case_id in result["extra"]:
@@ -78,11 +84,12 @@ def define_flags():
                         required=True)
     flags.DEFINE_string("output_dir", None, "Folder for the CSVs, JSON and plot.",
                         required=True)
-    flags.DEFINE_enum("label_convention", None, sorted(labels.CONVENTIONS),
-                      "Label convention of both (default: from each case id's release).")
-    flags.DEFINE_enum("task", lesion_metrics.DEFAULT_TASK, sorted(lesion_metrics.TASKS),
-                      "BraTS task whose lesion-wise parameters (dilation, lesion volume "
-                      "thresholds) apply; see docs/INFERENCE.md.")
+    flags.DEFINE_enum("label_convention", None, sorted(tasks.CONVENTIONS),
+                      "Label convention of both, one of the task's (default: from each case "
+                      "id's release if the task has it, else the task's own).")
+    flags.DEFINE_enum("task", tasks.DEFAULT_TASK, sorted(tasks.TASKS),
+                      "BraTS task whose regions, label conventions and lesion-wise parameters "
+                      "(dilation, lesion volume thresholds) apply; see docs/INFERENCE.md.")
 
 
 def run():

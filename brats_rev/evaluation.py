@@ -2,7 +2,7 @@
 (the classic `METRICS`) and the normalised surface Dice.
 
 Masks are boolean (X, Y, Z) arrays; spacing is the voxel size in mm per axis. Regions are
-WT, TC, ET (brats_rev.labels.REGIONS) from canonical labels.
+those of a task (brats_rev.tasks; GLI: WT, TC, ET) from its canonical labels.
 
     Dice         2 |P ∩ G| / (|P| + |G|)
     sensitivity  |P ∩ G| / |G|                         (true positive rate)
@@ -132,12 +132,13 @@ def region_metrics(prediction, reference, spacing):
             "specificity": float(specificity(prediction, reference))}
 
 
-def case_metrics(prediction, reference, spacing):
-    """{region: region_metrics} for WT, TC, ET of canonical label arrays (X, Y, Z)."""
-    predicted = labels.regions_from_canonical(prediction).astype(bool)
-    expected = labels.regions_from_canonical(reference).astype(bool)
+def case_metrics(prediction, reference, spacing, task=labels.GLI):
+    """{region: region_metrics} for every region of `task` (brats_rev.tasks.Task) of its
+    canonical label arrays (X, Y, Z)."""
+    predicted = labels.regions_from_canonical(prediction, task).astype(bool)
+    expected = labels.regions_from_canonical(reference, task).astype(bool)
     return {region: region_metrics(predicted[..., k], expected[..., k], spacing)
-            for k, region in enumerate(labels.REGIONS)}
+            for k, region in enumerate(task.regions)}
 
 
 def summarize(values):

@@ -5,22 +5,25 @@ them (`*_probabilities.nii.gz` are ignored). References: a BraTS dataset root (c
 with segmentation files, found by `brats_rev.data.cases.find_cases`, or holding only their
 segmentation file) or, if it holds no case folders, a flat folder of `<case_id>.nii.gz` /
 `.nii` or `<case_id>_seg.nii.gz` (2023: `-seg`) segmentations. Cases are matched by id.
-Label values are read in the convention of the case id's release, or the one given. Every
+Label values are read in the convention given, or else in that of the case id's release when
+the task has it, else in the task's own (`Task.output_convention`). Every
 reference case is scored, missing (no prediction) or failed (a case folder `find_cases`
 rejects or without segmentation, an unreadable file, ...); none is dropped.
 
-Cases are scored with the classic metrics (`brats_rev.evaluation`) and the lesion-wise ones
-of a BraTS task with the NSD (`brats_rev.lesion_metrics`).
+Cases are scored per region of a BraTS task (`brats_rev.tasks`) with the classic metrics
+(`brats_rev.evaluation`) and the task's lesion-wise ones with the NSD
+(`brats_rev.lesion_metrics`).
 
 A case without a usable prediction (missing, or failed by its prediction) is also scored as
 an all-background prediction against its reference, for the statistics over all cases.
 
 Outputs (all written atomically, those of an earlier run removed first): `metrics.csv` (one
-row per scored case, `<metric>_<region>` columns: the classic ones, then the lesion-wise ones
-and the NSD), `summary.csv` (mean, std, median, 25quantile, 75quantile rows, as the BraTS
-leaderboard, of the scored cases and of all cases), `boxplot.png` (Dice and HD95 per region,
-if a case was scored) and, last, `summary.json` (the same statistics, the task and its
-parameters, and the missing, extra, failed and left-out cases).
+row per scored case, `<metric>_<region>` columns for the task's regions (`columns`): the
+classic ones, then the lesion-wise ones and the NSD), `summary.csv` (mean, std, median,
+25quantile, 75quantile rows, as the BraTS leaderboard, of the scored cases and of all
+cases), `boxplot.png` (Dice and HD95 per region, if a case was scored) and, last,
+`summary.json` (the same statistics, the task (`task_description`), and the missing, extra,
+failed and left-out cases).
 """
 
 import contextlib
@@ -34,7 +37,7 @@ import os
 import nibabel as nib
 import numpy as np
 
-from brats_rev import atomic, evaluation, labels, lesion_metrics
+from brats_rev import atomic, evaluation, labels, lesion_metrics, tasks
 from brats_rev.data import case_reader, layouts
 from brats_rev.data.cases import find_cases
 from brats_rev.data.problems import Problem
@@ -43,11 +46,14 @@ EXTENSIONS = (".nii.gz", ".nii")
 IGNORED_SUFFIX = "_probabilities"
 
 
-def _columns(metrics):
-    return tuple(f"{metric}_{region}" for region in labels.REGIONS for metric in metrics)
+def columns(task_name):
+    """The `<metric>_<region>` columns of task `task_name`: the classic metrics of every
+    region, then the lesion-wise ones and the NSD of every region."""
+    regions = tasks.task_named(task_name).regions
+    return tuple(f"{metric}_{region}" for metrics in (evaluation.METRICS, lesion_metrics.METRICS)
+                 for region in regions for metric in metrics)
 
 
-COLUMNS = _columns(evaluation.METRICS) + _columns(lesion_metrics.METRICS)
 METRICS_CSV, SUMMARY_CSV, BOXPLOT, SUMMARY_JSON = (
     "metrics.csv", "summary.csv", "boxplot.png", "summary.json")
 OUTPUTS = (METRICS_CSV, SUMMARY_CSV, BOXPLOT, SUMMARY_JSON)
@@ -173,14 +179,14 @@ class ScoringError(ValueError):
         self.file = file
 
 
-def _convention(case_id, convention, prediction_path):
+def _convention(case_id, convention, prediction_path, task):
     if convention is not None:
         return convention
     layout = layouts.layout_for_case(case_id)
     if layout is None:
         raise ScoringError(prediction_path, f"cannot tell the label convention of case id "
                            f"{case_id!r}; pass a label convention")
-    return layout.convention
+    return task.output_convention(layout.convention)
 
 
 def _read(path, convention):
@@ -205,7 +211,7 @@ def _metrics(predicted, reference, reference_image, task):
     """{region: {metric: value}} of canonical label arrays of one shape: the classic metrics,
     then the lesion-wise ones of `task`, at the voxel size of `reference_image`'s header."""
     spacing = reference_image.header.get_zooms()[:3]
-    scores = evaluation.case_metrics(predicted, reference, spacing)
+    scores = evaluation.case_metrics(predicted, reference, spacing, tasks.task_named(task))
     for region, values in lesion_metrics.case_metrics(predicted, reference, spacing,
                                                       task).items():
         scores[region].update(values)
@@ -214,7 +220,8 @@ def _metrics(predicted, reference, reference_image, task):
 
 def score_case(prediction_path, reference_path, convention, task):
     """{region: {metric: value}} of one predicted file against its reference file: the
-    classic metrics, then the lesion-wise ones of `task` (a lesion_metrics.TASKS name).
+    classic metrics, then the lesion-wise ones of `task` (a brats_rev.tasks.TASKS name), per
+    region of the task.
 
     Raises:
       ScoringError: naming the file at fault: unreadable, other values, shapes or affines.
@@ -251,12 +258,12 @@ def _row(case_id, metrics):
     return row
 
 
-def evaluate_folders(pred_dir, gt_dir, convention=None, task=lesion_metrics.DEFAULT_TASK):
+def evaluate_folders(pred_dir, gt_dir, convention=None, task=tasks.DEFAULT_TASK):
     """Scores every prediction that has a reference, lesion-wise as BraTS task `task` does,
     and every reference case without a usable prediction as an empty prediction.
 
     Returns:
-      {"task": task, "rows": [{"case_id", <metric>_<region>: value}] (COLUMNS; the lesion
+      {"task": task, "rows": [{"case_id", <metric>_<region>: value}] (`columns`; the lesion
        counts are ints) of the scored predictions, "empty_rows": the same of an empty
        prediction for each missing case and each case failed by its prediction,
        "missing": [ids without prediction], "extra": [ids without reference],
@@ -266,9 +273,12 @@ def evaluate_folders(pred_dir, gt_dir, convention=None, task=lesion_metrics.DEFA
        reports first, then those that could not be scored).
 
     Raises:
-      ValueError: `task` is not a lesion_metrics.TASKS name (before anything is read).
+      ValueError: `task` is not a brats_rev.tasks.TASKS name, or `convention` is not one of
+        its conventions (before anything is read).
     """
-    lesion_metrics.task_named(task)
+    task_entry = tasks.task_named(task)
+    if convention is not None:
+        task_entry.check_convention(convention)
     predictions = flat_segmentations(pred_dir)
     expected, problems = references(gt_dir)
     unscored = {problem.case_id for problem in problems}
@@ -282,7 +292,8 @@ def evaluate_folders(pred_dir, gt_dir, convention=None, task=lesion_metrics.DEFA
     for case_id in sorted(expected):
         reference_path, prediction_path = expected[case_id], predictions.get(case_id)
         try:
-            case_convention = _convention(case_id, convention, prediction_path or reference_path)
+            case_convention = _convention(case_id, convention, prediction_path or reference_path,
+                                          task_entry)
         except ScoringError as error:
             fail(case_id, error)
             continue
@@ -312,11 +323,12 @@ def all_case_rows(result):
     return sorted(result["rows"] + result["empty_rows"], key=lambda row: row["case_id"])
 
 
-def summary_table(rows):
-    """{statistic: {column: value}} over `rows` for every metric column."""
+def summary_table(rows, task_name=tasks.DEFAULT_TASK):
+    """{statistic: {column: value}} over `rows` for every metric column of task `task_name`."""
+    task_columns = columns(task_name)
     per_column = {column: evaluation.summarize([row[column] for row in rows])
-                  for column in COLUMNS}
-    return {statistic: {column: per_column[column][statistic] for column in COLUMNS}
+                  for column in task_columns}
+    return {statistic: {column: per_column[column][statistic] for column in task_columns}
             for statistic in evaluation.STATISTICS}
 
 
@@ -328,7 +340,7 @@ def _csv_text(header, rows):
     return buffer.getvalue()
 
 
-def _box_plot(path, rows):
+def _box_plot(path, rows, regions):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -336,8 +348,8 @@ def _box_plot(path, rows):
 
     figure, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
     for ax, metric, unit in zip(axes, ("dice", "hd95"), ("", " (mm)"), strict=True):
-        ax.boxplot([[row[f"{metric}_{region}"] for row in rows] for region in labels.REGIONS])
-        ax.set_xticks(range(1, len(labels.REGIONS) + 1), labels.REGIONS)
+        ax.boxplot([[row[f"{metric}_{region}"] for row in rows] for region in regions])
+        ax.set_xticks(range(1, len(regions) + 1), regions)
         ax.set_title(f"{'Dice' if metric == 'dice' else 'HD95'}{unit}, {len(rows)} cases")
         ax.grid(True, axis="y", alpha=0.3)
     figure.tight_layout()
@@ -351,6 +363,17 @@ def _null_if_nan(summary):
     return {statistic: {column: None if math.isnan(value) else value
                         for column, value in values.items()}
             for statistic, values in summary.items()}
+
+
+def task_description(task_name):
+    """JSON-ready description of task `task_name`: its name, regions and their classes,
+    lesion-wise parameters and sources."""
+    task = tasks.task_named(task_name)
+    return {"name": task.name,
+            "regions": {region: list(classes) for region, classes in task.regions.items()},
+            "lesion": {region: dataclasses.asdict(value) for region, value in task.lesion.items()},
+            "group_predictions": task.group_predictions, "missed_hd95": task.missed_hd95,
+            "labels_source": task.labels_source, "lesion_source": task.lesion_source}
 
 
 def write_results(output_dir, result):
@@ -368,19 +391,19 @@ def write_results(output_dir, result):
     for name in OUTPUTS:
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(output_dir, name))
-    rows, every_row = result["rows"], all_case_rows(result)
-    summary = summary_table(rows)
-    stored = {"scored": _null_if_nan(summary), "all": _null_if_nan(summary_table(every_row))}
+    rows, every_row, task = result["rows"], all_case_rows(result), result["task"]
+    summary = summary_table(rows, task)
+    stored = {"scored": _null_if_nan(summary),
+              "all": _null_if_nan(summary_table(every_row, task))}
     atomic.write_text(os.path.join(output_dir, METRICS_CSV),
-                      _csv_text(("case_id",) + COLUMNS, rows))
+                      _csv_text(("case_id",) + columns(task), rows))
     atomic.write_text(os.path.join(output_dir, SUMMARY_CSV), _csv_text(
-        ("cases", "statistic") + COLUMNS,
+        ("cases", "statistic") + columns(task),
         [{"cases": cases, "statistic": name, **values}
          for cases, table in stored.items() for name, values in table.items()]))
     if rows:
-        _box_plot(os.path.join(output_dir, BOXPLOT), rows)
-    task = {"name": result["task"], **dataclasses.asdict(lesion_metrics.TASKS[result["task"]])}
-    document = {"cases": len(rows), "task": task, "missing": result["missing"],
+        _box_plot(os.path.join(output_dir, BOXPLOT), rows, tasks.task_named(task).region_names)
+    document = {"cases": len(rows), "task": task_description(task), "missing": result["missing"],
                 "extra": result["extra"], "failed": result["failed"], "summary": stored["scored"],
                 "all_cases": {"cases": len(every_row),
                               "empty_prediction": [row["case_id"] for row in result["empty_rows"]],

@@ -5,8 +5,9 @@
 
 `--model` is a `.keras` file, a training run folder or a checkpoint folder. The version is the
 next free integer unless --version names one; an existing version is never replaced. The
-sliding-window and post-processing flags are baked into the `segment` signature; the label
-convention and test-time augmentation are chosen per request. Prints the version folder.
+sliding-window and post-processing flags are baked into the `segment` signature, and so is
+the model's task (its regions and label conventions); the label convention and test-time
+augmentation are chosen per request. Prints the version folder.
 See docs/SERVING.md.
 """
 
@@ -33,7 +34,7 @@ def main(argv):
         path = saved_model.export_model(
             loaded.model, loaded.window_size, options.export_base, options.version,
             inference_flags.inference_config(options), options.max_voxels, options.model_name,
-            source=loaded.source)
+            source=loaded.source, task=loaded.task)
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     print(f"exported {loaded.source} (window {'x'.join(map(str, loaded.window_size))}) -> "

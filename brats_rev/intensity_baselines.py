@@ -94,14 +94,14 @@ class ThresholdBaseline:
             regions = labels.regions_from_canonical(canonical[mask]).astype(bool)
             curves = np.stack([np.stack([_dice_curves(values[:, m], regions[:, r])
                                          for m in range(values.shape[1])])
-                               for r in range(len(labels.REGIONS))])  # (R, M, 2, T)
+                               for r in range(len(labels.GLI.region_names))])  # (R, M, 2, T)
             totals = curves if totals is None else totals + curves
             count += 1
         if count == 0:
             raise ValueError("ThresholdBaseline.fit needs at least one training case")
         mean = totals / count
         rules = {}
-        for r, region in enumerate(labels.REGIONS):
+        for r, region in enumerate(labels.GLI.region_names):
             m, d, _ = np.unravel_index(np.argmax(mean[r]), mean[r].shape)
             # Where several thresholds tie, the middle one: the widest margin to both sides.
             t = int(np.median(np.flatnonzero(mean[r, m, d] == mean[r, m, d].max())))
@@ -113,8 +113,8 @@ class ThresholdBaseline:
     def predict(self, image):
         """uint8 canonical labels (X, Y, Z) of one image (X, Y, Z, 4)."""
         mask, values = features(image)
-        regions = np.zeros(mask.shape + (len(labels.REGIONS),), bool)
-        for r, region in enumerate(labels.REGIONS):
+        regions = np.zeros(mask.shape + (len(labels.GLI.region_names),), bool)
+        for r, region in enumerate(labels.GLI.region_names):
             rule = self.rules[region]
             column = values[:, layouts.MODALITIES.index(rule["modality"])]
             inside = column > rule["threshold"] if rule["direction"] == "above" else (
@@ -206,7 +206,7 @@ class GaussianBaseline:
         for c, log_prior, components in zip(self.classes, self.log_priors, self.densities,
                                             strict=True):
             means = "; ".join(" ".join(f"{v:+.2f}" for v in d.mean) for _, d in components)
-            lines.append(f"{labels.CANONICAL_NAMES[c]}: prior {np.exp(log_prior):.4f}, "
+            lines.append(f"{labels.GLI.class_names()[c]}: prior {np.exp(log_prior):.4f}, "
                          f"means {means}")
         return lines
 

@@ -1,48 +1,25 @@
-"""BraTS label conventions, the canonical internal label map and the WT / TC / ET regions.
+"""Label arrays of a BraTS task: file conventions <-> canonical labels <-> region masks (numpy).
 
-One table (`CONVENTIONS`) says, for each release, which label value in its segmentation files
-means which tumour class. Everything else converts through the canonical map:
-
-    0 background, 1 NCR (necrotic / non-enhancing core), 2 ED (oedema), 3 ET (enhancing tumour)
-
-Regions, in the order used everywhere (`REGIONS`): WT = {NCR, ED, ET}, TC = {NCR, ET},
-ET = {ET}, so ET ⊂ TC ⊂ WT. Label values outside a convention raise ValueError; nothing is
-ever silently mapped to background. Pure numpy; imports nothing of ours.
+The tables are `brats_rev.tasks`: a convention maps a file's label values to the canonical
+values of its task (0 background, class k of the task is k + 1); regions are the task's, in
+its head order. Label values outside a convention raise ValueError; nothing is ever silently
+mapped to background. The GLI names below (NCR, ED, ET and its regions WT, TC, ET) are those of
+the default task (`GLI`), for code that only ever draws or reads GLI labels (phantoms,
+baselines); `GLI.region_names` are (WT, TC, ET).
 """
-
-import types
 
 import numpy as np
 
-BACKGROUND, NCR, ED, ET = 0, 1, 2, 3
-CANONICAL_NAMES = types.MappingProxyType({BACKGROUND: "background", NCR: "NCR", ED: "ED", ET: "ET"})
-TUMOUR_CLASSES = (NCR, ED, ET)
-REGIONS = ("WT", "TC", "ET")
-# Canonical classes that make up each region, in REGIONS order.
-REGION_CLASSES = types.MappingProxyType({"WT": (NCR, ED, ET), "TC": (NCR, ET), "ET": (ET,)})
+from brats_rev import tasks
 
-# Convention name -> {source label value: canonical label}.
-CONVENTIONS = types.MappingProxyType(
-    {
-        "brats2020": types.MappingProxyType({0: BACKGROUND, 1: NCR, 2: ED, 4: ET}),
-        "brats2021": types.MappingProxyType({0: BACKGROUND, 1: NCR, 2: ED, 4: ET}),
-        "brats2023": types.MappingProxyType({0: BACKGROUND, 1: NCR, 2: ED, 3: ET}),
-    }
-)
-
-
-def _table(convention):
-    """The {source: canonical} mapping of `convention`; ValueError if the name is unknown."""
-    if convention not in CONVENTIONS:
-        raise ValueError(
-            f"Unknown label convention {convention!r}; known: {sorted(CONVENTIONS)}."
-        )
-    return CONVENTIONS[convention]
+GLI = tasks.TASKS[tasks.DEFAULT_TASK]
+BACKGROUND = tasks.BACKGROUND
+NCR, ED, ET = (GLI.value(name) for name in ("NCR", "ED", "ET"))
 
 
 def allowed_values(convention):
     """Sorted tuple of the label values a segmentation in `convention` may contain."""
-    return tuple(sorted(_table(convention)))
+    return tuple(sorted(tasks.conventions_of(convention)))
 
 
 def label_values(label_array):
@@ -80,7 +57,7 @@ def _check_values(values, allowed, what):
 
 def check_labels(label_array, convention):
     """Raises ValueError unless every value of `label_array` belongs to `convention`."""
-    _check_values(label_array, _table(convention), f"convention {convention!r}")
+    _check_values(label_array, tasks.conventions_of(convention), f"convention {convention!r}")
 
 
 def _lookup(values, mapping, what):
@@ -104,49 +81,52 @@ def to_canonical(label_array, convention):
 
     Args:
       label_array: integer (or whole-valued float) array of any shape.
-      convention: a key of CONVENTIONS, e.g. "brats2021".
+      convention: a key of brats_rev.tasks.CONVENTIONS, e.g. "brats2021".
     Raises:
       ValueError: a value is not part of the convention (message lists found and allowed).
     """
-    return _lookup(label_array, _table(convention), f"convention {convention!r}")
+    return _lookup(label_array, tasks.conventions_of(convention), f"convention {convention!r}")
 
 
 def from_canonical(canonical, convention):
     """Canonical uint8 labels -> labels in `convention` (uint8), same shape.
 
-    Raises ValueError if `canonical` holds values other than 0..3.
+    Raises ValueError if `canonical` holds a value the convention has no file value for.
     """
-    inverse = {target: source for source, target in _table(convention).items()}
+    inverse = {target: source for source, target in tasks.conventions_of(convention).items()}
     return _lookup(canonical, inverse, "canonical labels")
 
 
-def regions_from_canonical(canonical):
-    """Canonical labels (...) -> uint8 region masks (..., 3) in REGIONS order (WT, TC, ET)."""
+def regions_from_canonical(canonical, task=GLI):
+    """Canonical labels (...) of `task` -> uint8 region masks (..., R) in its region order."""
     canonical = np.asarray(canonical)
-    masks = [np.isin(canonical, REGION_CLASSES[region]) for region in REGIONS]
+    masks = [np.isin(canonical, task.region_values(region)) for region in task.regions]
     return np.stack(masks, axis=-1).astype(np.uint8)
 
 
-def canonical_from_regions(regions):
-    """Region masks (..., 3) in REGIONS order -> canonical uint8 labels (...).
+def canonical_from_regions(regions, task=GLI):
+    """Region masks (..., R) in `task`'s region order -> its canonical uint8 labels (...).
 
-    Nesting is imposed as ET ⊂ TC ⊂ WT: a voxel in ET is ET; else in TC is NCR; else in WT is
-    ED; else background. For masks produced by `regions_from_canonical` this is exact.
+    Decodes by `task.decoding` (brats_rev.tasks): for GLI a voxel in ET is ET; else in TC is
+    NCR; else in WT is ED; else background. For masks made by `regions_from_canonical` this is
+    exact.
     """
     regions = np.asarray(regions).astype(bool)
-    if regions.shape[-1:] != (len(REGIONS),):
+    names = task.region_names
+    if regions.shape[-1:] != (len(names),):
         raise ValueError(
-            f"Region masks need a last axis of size {len(REGIONS)} {REGIONS}. "
+            f"Region masks need a last axis of size {len(names)} {names}. "
             f"Received: shape={regions.shape}"
         )
-    whole, core, enhancing = regions[..., 0], regions[..., 1], regions[..., 2]
-    canonical = np.where(whole, ED, BACKGROUND)
-    canonical = np.where(core, NCR, canonical)
-    canonical = np.where(enhancing, ET, canonical)
-    return canonical.astype(np.uint8)
+    canonical = np.full(regions.shape[:-1], BACKGROUND, np.uint8)
+    for region, class_name in task.decoding:
+        canonical[regions[..., names.index(region)]] = task.value(class_name)
+    return canonical
 
 
-def region_voxel_counts(canonical):
-    """{"WT": n, "TC": n, "ET": n}: voxels of each region in a canonical label array."""
-    counts = np.bincount(np.asarray(canonical, dtype=np.int64).ravel(), minlength=ET + 1)
-    return {region: int(sum(counts[c] for c in REGION_CLASSES[region])) for region in REGIONS}
+def region_voxel_counts(canonical, task=GLI):
+    """{region: voxels} of every region of `task` in a canonical label array."""
+    counts = np.bincount(np.asarray(canonical, dtype=np.int64).ravel(),
+                         minlength=task.num_classes)
+    return {region: int(sum(counts[v] for v in task.region_values(region)))
+            for region in task.regions}

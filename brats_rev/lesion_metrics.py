@@ -1,14 +1,15 @@
 """Lesion-wise BraTS metrics per region (numpy / scipy), as BraTS has ranked since 2023.
 
-Masks are boolean (X, Y, Z) arrays of one region (WT, TC or ET); spacing is the voxel size in
-mm per axis. With d the task's dilation (iterations of scipy's 18-connected structure
-`generate_binary_structure(3, 2)`; in voxels, whatever the spacing):
+Masks are boolean (X, Y, Z) arrays of one region of a task (`brats_rev.tasks`: GLI has WT,
+TC, ET); spacing is the voxel size in mm per axis. With d the region's dilation in the task
+(iterations of scipy's 18-connected structure `generate_binary_structure(3, 2)`; in voxels,
+whatever the spacing):
 
 1. Reference lesions: the reference mask is dilated d times; each 26-connected component of
    the dilated mask is one lesion, made of the reference voxels inside it (components closer
    than the dilation form one lesion; its voxels are the reference's, not the dilated ones).
 2. Prediction components: 26-connected components of the prediction. With the task's
-   `group_predictions` (GLI 2024) they are grouped by dilation as the reference's, and a
+   `group_predictions` (the 2024 tasks) they are grouped by dilation as the reference's, and a
    group whose volume is not above the region's threshold is dropped.
 3. Matching: every prediction component touching a lesion dilated d times is matched to it.
    The lesion's Dice and HD95 are those of the lesion against the union of its matched
@@ -28,71 +29,22 @@ weighted by their area, and the larger of the two directed 95th percentiles. Tha
 equal or within a voxel of ours, but several mm larger where one surface has a tail the pooled
 percentile dilutes; one definition keeps our HD95 columns comparable with each other.
 
-`TASKS` holds each task's parameters and their source. Not reproduced: GLI 2024 also merges ET
-lesions (and the NETC, SNFH, RC tissues') that touch a common lesion of another tissue, both
-in the reference and the prediction; here ET lesions are those of step 1 for every task.
+`brats_rev.tasks.TASKS` holds each task's parameters and their source. Not reproduced: the 2024
+code also merges the lesions of a tissue (ET, NETC, SNFH, RC) that touch a common lesion of
+another tissue, both in the reference and the prediction; here every region's lesions are
+those of step 1.
 """
-
-import dataclasses
-import types
 
 import numpy as np
 from scipy import ndimage
 
-from brats_rev import evaluation, labels
+from brats_rev import evaluation, labels, tasks
 
 # What `case_metrics` reports per region, in column order (the NSD is the whole region's).
 METRICS = ("lesion_dice", "lesion_hd95", "lesion_tp", "lesion_fp", "lesion_fn", "nsd")
 
 _NEIGHBOURS_26 = np.ones((3, 3, 3), bool)
 _DILATION_STRUCTURE = ndimage.generate_binary_structure(3, 2)  # 18-connected
-
-
-@dataclasses.dataclass(frozen=True)
-class Task:
-    """Lesion-wise parameters of one BraTS task.
-
-    Attributes:
-      dilation: iterations (at least 1) of the 18-connected dilation that groups and
-        matches, in voxels.
-      volume_thresholds_mm3: (WT, TC, ET): lesions of at most this volume are ignored.
-      group_predictions: prediction components are grouped by dilation and small groups
-        dropped, as the reference's lesions (GLI 2024).
-      missed_hd95: HD95 of a missed lesion and of each FP (mm).
-      source: the reference code the values come from.
-    """
-
-    dilation: int
-    volume_thresholds_mm3: tuple
-    group_predictions: bool
-    missed_hd95: float
-    source: str
-
-    def threshold_mm3(self, region):
-        """The volume threshold of `region` (one of labels.REGIONS), mm³."""
-        return self.volume_thresholds_mm3[labels.REGIONS.index(region)]
-
-
-_BRATS_2023 = "BraTS-2023-Metrics metrics.py get_LesionWiseResults, challenge_name"
-_BRATS_2024 = ("BraTS-2024-Metrics metrics_GLI.py (July 2024) get_LesionWiseResults and "
-               "save_tmp_files")
-TASKS = types.MappingProxyType({
-    # name:      dilation, thresholds WT/TC/ET (mm³), group predictions, missed HD95, source
-    "gli2023": Task(3, (50, 50, 50), False, 374.0, f"{_BRATS_2023} 'BraTS-GLI'"),
-    "ssa2023": Task(3, (50, 50, 50), False, 374.0, f"{_BRATS_2023} 'BraTS-SSA'"),
-    "men2023": Task(1, (50, 50, 50), False, 374.0, f"{_BRATS_2023} 'BraTS-MEN'"),
-    "ped2023": Task(3, (50, 50, 50), False, 374.0, f"{_BRATS_2023} 'BraTS-PED'"),
-    "met2023": Task(1, (2, 2, 2), False, 374.0, f"{_BRATS_2023} 'BraTS-MET'"),
-    "gli2024": Task(3, (20, 20, 10), True, 337.0, _BRATS_2024),
-})
-DEFAULT_TASK = "gli2023"
-
-
-def task_named(name):
-    """The Task of `name` (a key of TASKS); ValueError naming the known ones otherwise."""
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}")
-    return TASKS[name]
 
 
 def _grouped_by_dilation(mask, dilation):
@@ -116,11 +68,11 @@ def _union(boxes):
                  for axis in range(len(boxes[0])))
 
 
-def _prediction_components(prediction, task, voxel_mm3, threshold_mm3):
+def _prediction_components(prediction, task, dilation, voxel_mm3, threshold_mm3):
     """int32 labels of the prediction components (0: background or dropped)."""
     if not task.group_predictions:
         return ndimage.label(prediction, structure=_NEIGHBOURS_26)[0]
-    grouped, _ = _grouped_by_dilation(prediction, task.dilation)
+    grouped, _ = _grouped_by_dilation(prediction, dilation)
     small = np.bincount(grouped.ravel()) * voxel_mm3 <= threshold_mm3
     small[0] = False
     grouped[small[grouped]] = 0
@@ -129,23 +81,26 @@ def _prediction_components(prediction, task, voxel_mm3, threshold_mm3):
 
 def region_metrics(prediction, reference, spacing, task, region):
     """{"lesion_dice", "lesion_hd95" (mm), "lesion_tp", "lesion_fp", "lesion_fn"} of two
-    boolean masks of one shape, for `task` (a Task) and `region` (its volume threshold)."""
+    boolean masks of one shape, for `task` (a brats_rev.tasks.Task) and its `region` (whose
+    dilation and volume threshold apply)."""
     prediction, reference = np.asarray(prediction, bool), np.asarray(reference, bool)
     spacing = tuple(float(s) for s in spacing)
-    voxel_mm3, threshold_mm3 = float(np.prod(spacing)), task.threshold_mm3(region)
+    dilation, threshold_mm3 = task.lesion[region].dilation, task.lesion[region].threshold_mm3
+    voxel_mm3 = float(np.prod(spacing))
     if prediction.any() or reference.any():
         # Nothing beyond the dilation of the masks' joint bounding box matters.
         box = _widened(ndimage.find_objects((prediction | reference).astype(np.uint8))[0],
-                       task.dilation, prediction.shape)
+                       dilation, prediction.shape)
         prediction, reference = prediction[box], reference[box]
-    lesions, _ = _grouped_by_dilation(reference, task.dilation)
-    components = _prediction_components(prediction, task, voxel_mm3, threshold_mm3)
+    lesions, _ = _grouped_by_dilation(reference, dilation)
+    components = _prediction_components(prediction, task, dilation, voxel_mm3,
+                                        threshold_mm3)
     component_boxes = ndimage.find_objects(components)
     matched_anywhere, dices, hd95s, found = set(), [], [], 0
     for label, lesion_box in enumerate(ndimage.find_objects(lesions), start=1):
-        near = _widened(lesion_box, task.dilation, lesions.shape)
+        near = _widened(lesion_box, dilation, lesions.shape)
         reach = ndimage.binary_dilation(lesions[near] == label, structure=_DILATION_STRUCTURE,
-                                        iterations=task.dilation)
+                                        iterations=dilation)
         matched = set(np.unique(components[near][reach]).tolist()) - {0}
         matched_anywhere |= matched
         if np.count_nonzero(lesions[lesion_box] == label) * voxel_mm3 <= threshold_mm3:
@@ -167,13 +122,14 @@ def region_metrics(prediction, reference, spacing, task, region):
 
 
 def case_metrics(prediction, reference, spacing, task_name):
-    """{region: {metric: value} for METRICS} for WT, TC, ET of canonical label arrays
-    (X, Y, Z): the lesion-wise metrics of task `task_name` and the region's NSD."""
-    task, spacing = task_named(task_name), tuple(float(s) for s in spacing)
-    predicted = labels.regions_from_canonical(prediction).astype(bool)
-    expected = labels.regions_from_canonical(reference).astype(bool)
+    """{region: {metric: value} for METRICS} for every region of task `task_name` (a
+    brats_rev.tasks.TASKS key) of its canonical label arrays (X, Y, Z): the lesion-wise
+    metrics and the region's NSD."""
+    task, spacing = tasks.task_named(task_name), tuple(float(s) for s in spacing)
+    predicted = labels.regions_from_canonical(prediction, task).astype(bool)
+    expected = labels.regions_from_canonical(reference, task).astype(bool)
     scores = {}
-    for k, region in enumerate(labels.REGIONS):
+    for k, region in enumerate(task.regions):
         scores[region] = region_metrics(predicted[..., k], expected[..., k], spacing, task,
                                         region)
         scores[region]["nsd"] = evaluation.normalized_surface_dice(

@@ -4,11 +4,12 @@
         --output_dir=/data/predictions [--tta=flips8] [--save_probabilities] [--overwrite]
 
 `--model` is a `.keras` file, a training run folder or a checkpoint folder; `--input` a case
-folder or a dataset root (searched recursively). Writes `prediction_report.json` in
+folder or a dataset root (searched recursively). The labels are those of the model's task
+(`data.task` of its run's config.json). Writes `prediction_report.json` in
 `--output_dir` and exits with status 1 if any case failed. See docs/INFERENCE.md.
 """
 
-from absl import flags
+from absl import app, flags
 
 from brats_rev import program
 from brats_rev.inference import batch
@@ -25,9 +26,12 @@ def main(argv):
     loaded = inference_flags.loaded_model(options)
     from brats_rev.inference.predictor import Predictor  # TensorFlow: after the flag checks
 
-    predictor = Predictor(loaded.model, loaded.window_size, config)
+    try:
+        predictor = Predictor(loaded.model, loaded.window_size, config, loaded.task)
+    except ValueError as error:  # a --label_convention or --thresholds the task does not take
+        raise app.UsageError(str(error)) from None
     report, problems = inference_flags.predict_input(predictor, options, output_options)
-    header = {"model": options.model, "input": options.input,
+    header = {"model": options.model, "task": loaded.task.name, "input": options.input,
               "window_size": list(predictor.window_size), "config": config.to_dict()}
     return batch.write_report(options.output_dir, header, report, problems)
 

@@ -3,7 +3,8 @@ writes or reads a run (training writes it; inference, export and the demo report
 
     <run>/config.json    the RunConfig: {"model": ModelConfig.to_dict(), "data":
                          DataConfig.to_dict(), "train": TrainConfig.to_dict()}; also a valid
-                         `--config` file
+                         `--config` file. `data.task` names the BraTS task the model's heads
+                         predict (a file without it is of tasks.DEFAULT_TASK)
     <run>/checkpoints/   the last checkpoints, tf.train.CheckpointManager layout (a `checkpoint`
                          index file) of tf.train.Checkpoint(model=model, optimizer=..., ...)
     <run>/best/          the best checkpoint by validation mean Dice, the same object, with
@@ -19,7 +20,7 @@ import json
 import os
 import shutil
 
-from brats_rev import atomic
+from brats_rev import atomic, tasks
 from brats_rev.config import DataConfig, ModelConfig, TrainConfig
 
 CONFIG_FILE = "config.json"
@@ -44,7 +45,9 @@ class RunConfig:
 
 
 def from_dict(values):
-    """The RunConfig of a `config.json` dict (as `write_config` writes it)."""
+    """The RunConfig of a `config.json` dict (as `write_config` writes it; without a data.task,
+    of tasks.DEFAULT_TASK)."""
+    values = {**values, "data": {"task": tasks.DEFAULT_TASK, **values["data"]}}
     return RunConfig(**{section: cls(**values[section]) for section, cls in SECTIONS.items()})
 
 

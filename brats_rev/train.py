@@ -8,7 +8,9 @@
 
 Configuration, later wins: the `--preset` (model preset plus its data / training settings),
 `--config` (JSON with "model", "data", "train" sections, e.g. a run's config.json),
-`--override=section.field=value` (repeatable), then the dedicated flags below when given.
+`--override=section.field=value` (repeatable), then the dedicated flags below when given. The
+task is the dataset's (its manifest's): `data.task` is set to it and the model gets one head
+per region of the task.
 Exit codes: 0 done, 1 stopped on a non-finite loss, 2 bad flags or configuration.
 """
 
@@ -43,6 +45,8 @@ def resolved_config():
                          f"data.data_dir={run.data.data_dir!r}")
     manifest.check_schema(run.data.data_dir)
     document = manifest.load_manifest(run.data.data_dir)
+    run = run_config.with_task(run, manifest.task_of(document))
+    run_config.check_consistency(run)
     splits = ["train"] + (["validation"] if run.train.fold is not None else [])
     for split in splits:
         if not manifest.split_cases(document, split, run.train.fold):

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from brats_rev import atomic, labels
+from brats_rev import atomic, labels, tasks
 from brats_rev.config import CROP_MARGIN
 from brats_rev.data import case_reader, manifest, prepare, preprocess, records
 from brats_rev.data.problems import ERROR, Problem
@@ -24,12 +24,15 @@ class ConversionOptions:
     """Settings that change the records (all recorded in the manifest).
 
     Attributes:
+      task: the BraTS task of every case (a brats_rev.tasks.TASKS key; the cases' conventions
+        are those of the task, `brats_rev.data.case_tasks`).
       margin: voxels added on each side of the brain (and tumour) bounding box.
       max_foreground_per_class: cap on stored voxel coordinates per tumour class.
       affine_tolerance_mm: affine differences up to this are warnings, beyond it errors.
       num_folds: cross-validation folds in the manifest.
     """
 
+    task: str = tasks.DEFAULT_TASK
     margin: int = CROP_MARGIN
     max_foreground_per_class: int = 1024
     affine_tolerance_mm: float = case_reader.AFFINE_TOLERANCE_MM
@@ -54,8 +57,8 @@ class ShardPlan:
     cases: tuple
 
 
-def _metadata(loaded, root, box, canonical, foreground, warnings):
-    """JSON-ready per-case metadata for the manifest."""
+def _metadata(loaded, root, box, canonical, foreground, warnings, task):
+    """JSON-ready per-case metadata for the manifest (region voxels of `task`'s regions)."""
     case = loaded.case
     files = list(case.images) + ([case.seg] if case.seg else [])
     return {
@@ -68,15 +71,17 @@ def _metadata(loaded, root, box, canonical, foreground, warnings):
         "spacing": loaded.spacing.tolist(),
         "affine": loaded.affine.tolist(),
         "has_label": canonical is not None,
-        "region_voxels": labels.region_voxel_counts(canonical) if canonical is not None else None,
+        "region_voxels": (labels.region_voxel_counts(canonical, task) if canonical is not None
+                          else None),
         "foreground_samples": {name: len(v) for name, v in foreground.items()},
         "warnings": [problem.to_json() for problem in warnings],
     }
 
 
-def _foreground(canonical, case_id, max_per_class):
-    """{class name: int32 (n, 3)} sampled tumour voxels of a case (none when unlabelled)."""
-    names = records.FOREGROUND_CLASSES
+def _foreground(canonical, case_id, max_per_class, task_name):
+    """{class name: int32 (n, 3)} sampled tumour voxels of a case of task `task_name` (none
+    when unlabelled)."""
+    names = records.foreground_classes(task_name)
     if canonical is None:
         return {name: np.zeros((0, 3), np.int32) for name in names}
     by_class = preprocess.foreground_locations(canonical, list(names.values()), max_per_class,
@@ -99,9 +104,10 @@ def convert_case(case, root, options):
         cropped = prepare.crop_case(loaded.image, loaded.seg, loaded.case.convention,
                                     options.margin)
         canonical, box = cropped.label, cropped.box
-        foreground = _foreground(canonical, case.case_id, options.max_foreground_per_class)
+        foreground = _foreground(canonical, case.case_id, options.max_foreground_per_class,
+                                 options.task)
         record = records.encode_example({
-            "case_id": case.case_id, "convention": case.convention,
+            "case_id": case.case_id, "task": options.task, "convention": case.convention,
             "intensities": cropped.intensities, "label": canonical,
             "original_shape": cropped.original_shape, "crop_box": box,
             "affine": loaded.affine, "spacing": loaded.spacing, "foreground": foreground,
@@ -109,7 +115,8 @@ def convert_case(case, root, options):
     except ValueError as error:
         problem = Problem(case.case_id, case.directory, str(error))
         return CaseResult(case.case_id, None, None, tuple(problems) + (problem,))
-    metadata = _metadata(loaded, root, box, canonical, foreground, loaded.warnings)
+    metadata = _metadata(loaded, root, box, canonical, foreground, loaded.warnings,
+                         tasks.TASKS[options.task])
     return CaseResult(case.case_id, record, metadata, tuple(problems))
 
 
@@ -164,7 +171,8 @@ def finish(staging, shard_outputs, discovery_problems, options):
         cases.update(metadata)
         rejected.extend(p.to_json() for p in problems)
     rejected.sort(key=lambda p: (p["case_id"], p["file"], p["problem"]))
-    document = manifest.build_manifest(records.SCHEMA_VERSION, shards, cases, rejected,
+    document = manifest.build_manifest(records.SCHEMA_VERSION, options.task, shards, cases,
+                                       rejected,
                                        dataclasses.asdict(options), options.num_folds)
     atomic.write_text(os.path.join(staging, manifest.REJECTED_NAME), manifest.to_json(rejected))
     manifest.write_manifest(staging, document)

@@ -1,30 +1,35 @@
 """Converts a BraTS download into validated, GZIP-compressed, sharded TFRecords.
 
     python -m pipelines.convert_brats --input_dir=/data/BraTS2021 --output_dir=/data/records \
-        [--num_shards=16] [--workers=2] [--folds=5] [--allow_rejects]
+        [--task=gli2024] [--num_shards=16] [--workers=2] [--folds=5] [--allow_rejects]
     python -m pipelines.convert_brats ... --runner=beam [--beam_runner=DataflowRunner] \
         [--project=... --region=... any other Beam pipeline option]
 
-Publishes the dataset in --output_dir: manifest.json and a folder of shards and rejected.json
+Every case of a dataset is of one BraTS task (brats_rev.tasks), written into every record and
+the manifest: the one the case ids name (brats_rev.data.case_tasks), or --task (needed for the
+2024 GLI and PED releases, whose case ids are those of 2023). Publishes the dataset in
+--output_dir: manifest.json and a folder of shards and rejected.json
 beside it (pipelines.publish), replacing the dataset there only once the new one is complete.
 Every good case is converted even when others are rejected. A folder holding another dataset
 (other case ids) is replaced only with --overwrite. Flags this program does not know are passed
 to Beam (with --runner=beam).
 
 Exit codes: 0 published; 1 published but cases were rejected (unless --allow_rejects), or a
-usage error (bad flags, --input_dir not a folder or without cases, --output_dir not writable or
+usage error (bad flags, --input_dir not a folder or without cases, cases of several tasks or
+of a task their names do not tell or --task does not apply to, --output_dir not writable or
 holding another dataset), nothing written then; 2 no case converted, nothing published.
 """
 
+import dataclasses
 import os
 import sys
 import time
 
 from absl import app, flags
 
-from brats_rev import program, progress
+from brats_rev import program, progress, tasks
+from brats_rev.data import case_tasks, layouts, manifest
 from brats_rev.data import cases as cases_lib
-from brats_rev.data import layouts, manifest
 from pipelines import conversion, local_runner, publish
 
 EXIT_REJECTED = 1
@@ -48,15 +53,20 @@ def _find_cases(input_dir):
 
 
 def convert(input_dir, output_dir, options, num_shards=4, workers=1, runner="local",
-            beam_runner="DirectRunner", pipeline_args=(), progress_stream=None, overwrite=False):
+            beam_runner="DirectRunner", pipeline_args=(), progress_stream=None, overwrite=False,
+            task=None):
     """Finds, validates and converts every case under `input_dir` and publishes the dataset
     in `output_dir`; returns the published manifest dict.
+
+    The dataset's task is `task` (a brats_rev.tasks.TASKS name) or, if None, the one the case
+    ids name; it replaces `options.task`.
 
     The manifest's "rejected" list holds every problem that stopped a case (discovery and
     conversion). See the module docstring for what is written.
 
     Raises (before anything is written):
       NoInput: `input_dir` is not a folder or holds no case folder.
+      case_tasks.TaskError: the cases are of no single task (naming them).
       publish.Refused: `output_dir` cannot be written, or holds another dataset and not
         `overwrite`.
     Raises (after the conversion):
@@ -65,6 +75,8 @@ def convert(input_dir, output_dir, options, num_shards=4, workers=1, runner="loc
     if runner not in RUNNERS:
         raise ValueError(f"`runner` must be one of {list(RUNNERS)}. Received: runner={runner!r}")
     found, discovery_problems = _find_cases(input_dir)
+    dataset_task, found = case_tasks.dataset_task(found, task)
+    options = dataclasses.replace(options, task=dataset_task.name)
     case_ids = {case.case_id for case in found} | {p.case_id for p in discovery_problems}
     publish.check_replaceable(output_dir, case_ids, overwrite)
     plans = conversion.plan_shards(found, num_shards)
@@ -112,8 +124,9 @@ def main(argv):
     try:
         document = convert(options.input_dir, options.output_dir, conversion_options,
                            options.num_shards, options.workers, options.runner,
-                           options.beam_runner, extra, overwrite=options.overwrite)
-    except (NoInput, publish.Refused) as error:
+                           options.beam_runner, extra, overwrite=options.overwrite,
+                           task=options.task)
+    except (NoInput, case_tasks.TaskError, publish.Refused) as error:
         raise app.UsageError(str(error)) from None
     except publish.NothingConverted as error:
         _print_problems(error.document)
@@ -129,6 +142,8 @@ def define_flags():
                         required=True)
     flags.DEFINE_string("output_dir", None, "Folder the dataset is published in.",
                         required=True)
+    flags.DEFINE_enum("task", None, sorted(tasks.TASKS),
+                      "BraTS task of every case (default: the one the case ids name).")
     flags.DEFINE_integer("num_shards", 4, "Number of TFRecord shards.", lower_bound=1)
     flags.DEFINE_integer("workers", 1, "Local worker processes.", lower_bound=1)
     flags.DEFINE_integer("folds", conversion.ConversionOptions.num_folds,

@@ -317,11 +317,13 @@ def test_lesion_wise_columns_their_summary_and_the_task(tmp_path):
     assert float(table["mean"]["lesion_tp_WT"]) == pytest.approx(1.5)
     document = json.loads((tmp_path / "scores" / "summary.json").read_text())
     assert document["summary"]["mean"]["lesion_hd95_WT"] == pytest.approx(93.5)
-    assert {key: document["task"][key] for key in ("name", "dilation",
-                                                   "volume_thresholds_mm3")} == {
-        "name": "gli2023", "dilation": 3, "volume_thresholds_mm3": [50, 50, 50]}
+    assert document["task"]["name"] == "gli2023"
+    assert document["task"]["lesion"] == {
+        region: {"dilation": 3, "threshold_mm3": 50} for region in ("WT", "TC", "ET")}
 
-    gli2024 = evaluate_folders(pred_dir, gt_dir, "brats2023", task="gli2024")
+    with pytest.raises(ValueError, match="'brats2023' is not one of task gli2024's"):
+        evaluate_folders(pred_dir, gt_dir, "brats2023", task="gli2024")
+    gli2024 = evaluate_folders(pred_dir, gt_dir, "brats2024-gli", task="gli2024")
     assert gli2024["rows"][0]["lesion_hd95_WT"] == pytest.approx(337 / 2)
     assert gli2024["task"] == "gli2024"
 
@@ -330,13 +332,14 @@ def test_the_program_prints_the_lesion_wise_summary_and_refuses_an_unknown_task(
     pred_dir, gt_dir = _lesion_folders(tmp_path)
     common = [sys.executable, "-m", "brats_rev.evaluate", f"--pred_dir={pred_dir}",
               f"--gt_dir={gt_dir}", f"--output_dir={tmp_path / 'scores'}",
-              "--label_convention=brats2023"]
+              "--label_convention=brats2024-gli"]
     done = subprocess.run([*common, "--task=gli2024"], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert ("lesion-wise, task gli2024: dilation 3 voxels, lesions over 20 / 20 / 10 mm³ "
-            "(WT / TC / ET); NSD at 1 mm") in lines
+    assert ("lesion-wise, task gli2024: dilation 3 / 3 / 3 / 5 / 3 / 5 voxels, lesions over "
+            "20 / 20 / 10 / 20 / 20 / 20 mm³ (WT / TC / ET / NETC / SNFH / RC); NSD at 1 mm"
+            ) in lines
     [lesion_hd95] = [line for line in lines if line.startswith("lesion_hd95 ")]
     assert lesion_hd95.split()[:3] == ["lesion_hd95", "84.2500", "±"]  # (168.5 + 0) / 2
     refused = subprocess.run([*common, "--task=gli2025"], capture_output=True, text=True,
@@ -344,7 +347,7 @@ def test_the_program_prints_the_lesion_wise_summary_and_refuses_an_unknown_task(
     assert refused.returncode == 1
     assert refused.stderr.splitlines() == [
         "error: flag --task=gli2025: value should be one of <gli2023|gli2024|men2023|met2023|"
-        "ped2023|ssa2023> (--helpshort lists the flags)"]
+        "met2024|ped2023|ped2024|ssa2023|ssa2024> (--helpshort lists the flags)"]
 
 
 def test_case_folders_holding_only_their_seg_are_references(tmp_path):

@@ -8,7 +8,7 @@ otherwise.
 import numpy as np
 import pytest
 
-from brats_rev import labels, lesion_metrics
+from brats_rev import labels, lesion_metrics, tasks
 
 ONE_MM = (1.0, 1.0, 1.0)
 A = np.s_[1:5, 1:5, 1:5]  # the 4x4x4 cube every case has: 64 voxels, 56 of them on its surface
@@ -23,7 +23,7 @@ def _boxes(shape, *boxes):
 
 def _scores(prediction, reference, task="gli2023", spacing=ONE_MM, region="WT"):
     return lesion_metrics.region_metrics(prediction, reference, spacing,
-                                         lesion_metrics.TASKS[task], region)
+                                         tasks.TASKS[task], region)
 
 
 def _expected(dice, hd95, tp, fp, fn):
@@ -32,18 +32,29 @@ def _expected(dice, hd95, tp, fp, fn):
 
 
 def test_the_task_table():
-    """The values of the reference code of each task (dilation; thresholds WT, TC, ET in mm³;
-    prediction components grouped as the reference's; HD95 of a miss / false positive)."""
-    table = {name: (task.dilation, task.volume_thresholds_mm3, task.group_predictions,
-                    task.missed_hd95) for name, task in lesion_metrics.TASKS.items()}
-    assert table == {"gli2023": (3, (50, 50, 50), False, 374),
-                     "ssa2023": (3, (50, 50, 50), False, 374),
-                     "men2023": (1, (50, 50, 50), False, 374),
-                     "ped2023": (3, (50, 50, 50), False, 374),
-                     "met2023": (1, (2, 2, 2), False, 374),
-                     "gli2024": (3, (20, 20, 10), True, 337)}
-    assert lesion_metrics.DEFAULT_TASK == "gli2023"
-    assert all(task.source for task in lesion_metrics.TASKS.values())
+    """The values of the reference code of each task: dilation and threshold (mm³) per region
+    (WT, TC, ET, then the 2024 tasks' other regions), prediction components grouped as the
+    reference's, HD95 of a miss / false positive."""
+    table = {name: ({region: (lesion.dilation, lesion.threshold_mm3)
+                     for region, lesion in task.lesion.items()},
+                    task.group_predictions, task.missed_hd95)
+             for name, task in tasks.TASKS.items()}
+
+    def every(regions, dilation, threshold):
+        return {region: (dilation, threshold) for region in regions.split()}
+
+    assert table == {"gli2023": (every("WT TC ET", 3, 50), False, 374),
+                     "ssa2023": (every("WT TC ET", 3, 50), False, 374),
+                     "men2023": (every("WT TC ET", 1, 50), False, 374),
+                     "ped2023": (every("WT TC ET", 3, 50), False, 374),
+                     "met2023": (every("WT TC ET", 1, 2), False, 374),
+                     "gli2024": ({**every("WT TC SNFH", 3, 20), "ET": (3, 10),
+                                  **every("NETC RC", 5, 20)}, True, 337),
+                     "ped2024": (every("WT TC ET NETC CC ED", 5, 10), True, 374),
+                     "met2024": (every("WT TC ET", 1, 2), True, 374),
+                     "ssa2024": (every("WT TC ET", 3, 50), True, 374)}
+    assert tasks.DEFAULT_TASK == "gli2023"
+    assert all(task.lesion_source and task.labels_source for task in tasks.TASKS.values())
 
 
 def test_a_missed_lesion_scores_dice_0_and_hd95_374():
@@ -144,7 +155,8 @@ def test_case_metrics_use_each_regions_threshold_and_report_the_surface_dice():
     scores = lesion_metrics.case_metrics(prediction, reference, ONE_MM, "gli2024")
     nothing, missed = _expected(1, 0, 0, 0, 0), _expected(0, 337, 0, 0, 1)
     assert scores == {"WT": {**nothing, "nsd": 0.0}, "TC": {**nothing, "nsd": 0.0},
-                      "ET": {**missed, "nsd": 0.0}}
+                      "ET": {**missed, "nsd": 0.0}, "NETC": {**nothing, "nsd": 1.0},
+                      "SNFH": {**nothing, "nsd": 1.0}, "RC": {**nothing, "nsd": 1.0}}
     assert lesion_metrics.case_metrics(prediction, reference, ONE_MM, "gli2023")["ET"] == {
         **nothing, "nsd": 0.0}
     assert tuple(scores["ET"]) == lesion_metrics.METRICS

@@ -67,15 +67,15 @@ def score_baselines(train_dir, test_dir, output_dir):
 
 def _print(result):
     """Prints the fitted rules and the mean (std) Dice and HD95 per region of each baseline."""
-    header = "".join(f"{f'Dice {r}':>16}" for r in labels.REGIONS) + "".join(
-        f"{f'HD95 {r} (mm)':>18}" for r in labels.REGIONS)
+    header = "".join(f"{f'Dice {r}':>16}" for r in labels.GLI.region_names) + "".join(
+        f"{f'HD95 {r} (mm)':>18}" for r in labels.GLI.region_names)
     print(f"{'baseline':10}{'cases':>6}{header}")
     for name, entry in result["baselines"].items():
         mean, std = entry["mean"], entry["std"]
         cells = "".join(f"{mean[f'dice_{r}']:>9.3f} ±{std[f'dice_{r}']:.3f}"
-                        for r in labels.REGIONS)
+                        for r in labels.GLI.region_names)
         cells += "".join(f"{mean[f'hd95_{r}']:>11.1f} ±{std[f'hd95_{r}']:5.1f}"
-                         for r in labels.REGIONS)
+                         for r in labels.GLI.region_names)
         print(f"{name:10}{entry['cases']:>6}{cells}")
     for name, entry in result["baselines"].items():
         for line in entry["fitted"]:

@@ -5,15 +5,17 @@
     validation = build_dataset(config, "validation", fold=0)     # each case once
 
 Training elements are `(image, region_targets)`: image float32 (B, X, Y, Z, 4), region
-targets float32 (B, X, Y, Z, 3) in `labels.REGIONS` order (WT, TC, ET), with X, Y, Z the patch
-size and B the per-replica batch size. The dataset repeats forever, cases reshuffled each
+targets float32 (B, X, Y, Z, R) in the dataset task's region order (brats_rev.tasks; GLI: WT,
+TC, ET), with X, Y, Z the patch size and B the per-replica batch size. The task is the
+manifest's; every record must be of it (parsing fails otherwise), and a `DataConfig.task`
+other than it is refused. The dataset repeats forever, cases reshuffled each
 epoch; each patch is drawn (`sampling`) and augmented (`augment`) with stateless random ops
 keyed by (seed, input pipeline, element index), so with `deterministic=True` two runs with the
 same seed give identical batches (the case shuffle also depends on TensorFlow's global seed:
 leave it unset or set it the same).
 
 Validation elements are whole cropped cases, batch 1, unpadded, as a dict: "image" float32
-(1, X, Y, Z, 4), "regions" float32 (1, X, Y, Z, 3), "label" uint8 (1, X, Y, Z) canonical, and
+(1, X, Y, Z, 4), "regions" float32 (1, X, Y, Z, R), "label" uint8 (1, X, Y, Z) canonical, and
 what puts a prediction back on the source grid: "case_id" and "convention" string (1,),
 "crop_box" int64 (1, 3, 2), "original_shape" int64 (1, 3), "affine" float64 (1, 4, 4),
 "spacing" float64 (1, 3).
@@ -29,23 +31,36 @@ the sorted case list, so workers see different cases.
 
 import os
 
+import numpy as np
 import tensorflow as tf
 
-from brats_rev import labels
+from brats_rev import labels, tasks
 from brats_rev.data import augment, manifest, records, sampling
 
 _METADATA = (records.CASE_ID, records.CONVENTION, records.CROP_BOX, records.ORIGINAL_SHAPE,
              records.AFFINE, records.SPACING)
 
 
-def region_targets(label):
-    """float32 (..., 3) region masks (labels.REGIONS order) of uint8 canonical labels (...).
+def region_targets(label, task=labels.GLI):
+    """float32 (..., R) region masks (`task`'s region order) of its uint8 canonical labels (...).
 
     One gather from a (class, region) table, instead of a comparison per region.
     """
-    table = [[float(c in labels.REGION_CLASSES[region]) for region in labels.REGIONS]
-             for c in range(max(labels.CANONICAL_NAMES) + 1)]
+    table = labels.regions_from_canonical(np.arange(task.num_classes), task).astype(np.float32)
     return tf.gather(tf.constant(table), tf.cast(label, tf.int32))
+
+
+def dataset_task(data_config):
+    """The Task of the dataset in `data_config.data_dir` (its manifest's).
+
+    Raises:
+      ValueError: `data_config.task` names another task.
+    """
+    name = manifest.task_of(manifest.load_manifest(data_config.data_dir))
+    if data_config.task not in (None, name):
+        raise ValueError(f"data.task={data_config.task!r}, but the dataset in "
+                         f"{data_config.data_dir} is of task {name!r}")
+    return tasks.TASKS[name]
 
 
 def _shards(data_dir, case_ids, verify_checksums):
@@ -60,8 +75,9 @@ def _shards(data_dir, case_ids, verify_checksums):
     return [(path, count) for path, count, ids in listed if wanted.intersection(ids)]
 
 
-def _parsed_cases(shards, case_ids, deterministic):
-    """Dataset of `records.parse_example` dicts of exactly `case_ids`, read in parallel."""
+def _parsed_cases(shards, case_ids, deterministic, task):
+    """Dataset of `records.parse_example` dicts of exactly `case_ids` of `task`, read in
+    parallel."""
     paths, counts = zip(*shards, strict=True)
 
     def read_shard(path, count):
@@ -81,7 +97,8 @@ def _parsed_cases(shards, case_ids, deterministic):
                     deterministic=deterministic)
         .filter(is_wanted)
         .apply(tf.data.experimental.assert_cardinality(len(case_ids)))
-        .map(records.parse_example, num_parallel_calls=tf.data.AUTOTUNE,
+        .map(lambda serialized: records.parse_example(serialized, task.name),
+             num_parallel_calls=tf.data.AUTOTUNE,
              deterministic=deterministic)
     )
 
@@ -95,7 +112,7 @@ def _compact(case):
 def _training_case(case, patch_size):
     """A parsed case padded to at least the patch, float16 image, foreground concatenated."""
     case = _compact(case)
-    foreground = [case["foreground"][name] for name in records.FOREGROUND_CLASSES]
+    foreground = list(case["foreground"].values())
     image, label, coordinates = sampling.pad_to_patch(
         case[records.IMAGE], case[records.LABEL],
         tf.concat(foreground, axis=0), patch_size)
@@ -103,8 +120,8 @@ def _training_case(case, patch_size):
             "class_counts": tf.stack([tf.shape(f)[0] for f in foreground])}
 
 
-def _patch(config, seed):
-    """The map function (element index, training case) -> (image, region targets)."""
+def _patch(config, seed, task):
+    """The map function (element index, training case) -> (image, `task`'s region targets)."""
 
     def make(index, case):
         seeds = tf.random.experimental.stateless_split(
@@ -117,15 +134,16 @@ def _patch(config, seed):
                                               augment.zoom_factor(config, seeds[1]),
                                               augment.orientation(config, seeds[2]))
         image = augment.augment_intensities(image, config, seeds[2])
-        return image, region_targets(label)
+        return image, region_targets(label, task)
 
     return make
 
 
-def _validation_case(case):
+def _validation_case(case, task):
     label = case[records.LABEL]
-    return {"image": tf.cast(case[records.IMAGE], tf.float32), "regions": region_targets(label),
-            "label": label, **{key: case[key] for key in _METADATA}}
+    return {"image": tf.cast(case[records.IMAGE], tf.float32),
+            "regions": region_targets(label, task), "label": label,
+            **{key: case[key] for key in _METADATA}}
 
 
 def build_dataset(data_config, split, fold, seed=0, deterministic=True, input_context=None,
@@ -144,11 +162,13 @@ def build_dataset(data_config, split, fold, seed=0, deterministic=True, input_co
       verify_checksums: check the shards' sha256 against the manifest first.
 
     Raises:
-      ValueError: bad split or fold, no data_dir, or fewer cases than input pipelines.
+      ValueError: bad split or fold, no data_dir, fewer cases than input pipelines, or a
+        data_config.task other than the dataset's.
       manifest.ShardIntegrityError: a shard is missing or its bytes differ from the manifest.
     """
     if data_config.data_dir is None:
         raise ValueError("DataConfig.data_dir must name a folder holding manifest.json.")
+    task = dataset_task(data_config)
     case_ids = manifest.split_cases(manifest.load_manifest(data_config.data_dir), split, fold)
     pipelines, pipeline_id = (1, 0) if input_context is None else (
         input_context.num_input_pipelines, input_context.input_pipeline_id)
@@ -157,7 +177,7 @@ def build_dataset(data_config, split, fold, seed=0, deterministic=True, input_co
         raise ValueError(f"Split {split!r} of fold {fold} has no labelled case for input "
                          f"pipeline {pipeline_id} of {pipelines}.")
     cases = _parsed_cases(_shards(data_config.data_dir, case_ids, verify_checksums), case_ids,
-                          deterministic)
+                          deterministic, task)
     options = tf.data.Options()
     options.deterministic = deterministic
 
@@ -165,7 +185,8 @@ def build_dataset(data_config, split, fold, seed=0, deterministic=True, input_co
         if data_config.cache:
             cases = cases.map(_compact, num_parallel_calls=tf.data.AUTOTUNE,
                               deterministic=deterministic).cache()
-        cases = cases.map(_validation_case, num_parallel_calls=tf.data.AUTOTUNE,
+        cases = cases.map(lambda case: _validation_case(case, task),
+                          num_parallel_calls=tf.data.AUTOTUNE,
                           deterministic=deterministic)
         return cases.batch(1).prefetch(tf.data.AUTOTUNE).with_options(options)
 
@@ -181,7 +202,7 @@ def build_dataset(data_config, split, fold, seed=0, deterministic=True, input_co
                       reshuffle_each_iteration=True)
         .repeat()
         .enumerate()
-        .map(_patch(data_config, key), num_parallel_calls=tf.data.AUTOTUNE,
+        .map(_patch(data_config, key, task), num_parallel_calls=tf.data.AUTOTUNE,
              deterministic=deterministic)
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)

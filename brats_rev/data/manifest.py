@@ -1,10 +1,11 @@
 """manifest.json: what a converted dataset holds, and the check that its shards are intact.
 
-The manifest lists, for each shard, its file (path relative to the manifest's folder), case
-ids, record count and sha256; per-case metadata; k-fold splits; and every rejected case with
-its reason. `verified_shards` re-hashes each shard before it is read, so a truncated or altered
-shard is an error naming the shard, never a dataset that is silently smaller. Pure Python; no
-TensorFlow.
+The manifest names the dataset's BraTS task (brats_rev.tasks; a manifest written before tasks
+were recorded is of tasks.DEFAULT_TASK, `task_of`) and lists, for each shard, its file (path
+relative to the manifest's folder), case ids, record count and sha256; per-case metadata;
+k-fold splits; and every rejected case with its reason. `verified_shards` re-hashes each shard
+before it is read, so a truncated or altered shard is an error naming the shard, never a
+dataset that is silently smaller. Pure Python; no TensorFlow.
 
 Folds: converted case ids are ordered by the sha256 of the id and dealt round-robin into
 `num_folds` folds, so fold sizes differ by at most one and do not depend on the order cases
@@ -15,7 +16,7 @@ import hashlib
 import json
 import os
 
-from brats_rev import atomic
+from brats_rev import atomic, tasks
 
 # The version of the record format (tfrecords/README.md) this code writes and reads; every
 # record and the manifest carry it.
@@ -53,11 +54,12 @@ def assign_folds(case_ids, num_folds):
     return [sorted(ranked[fold::num_folds]) for fold in range(num_folds)]
 
 
-def build_manifest(schema_version, shards, cases, rejected, options, num_folds):
+def build_manifest(schema_version, task, shards, cases, rejected, options, num_folds):
     """The manifest dict.
 
     Args:
       schema_version: int, the record schema version (SCHEMA_VERSION).
+      task: name of the BraTS task of every case (a brats_rev.tasks.TASKS key).
       shards: list of dicts with keys file, case_ids, num_records, sha256, bytes; in order.
       cases: {case id: JSON-ready metadata dict} of the converted cases.
       rejected: list of JSON-ready problem dicts (errors) of the rejected cases.
@@ -66,6 +68,7 @@ def build_manifest(schema_version, shards, cases, rejected, options, num_folds):
     """
     return {
         "schema_version": schema_version,
+        "task": task,
         "options": options,
         "num_cases": len(cases),
         "shards": shards,
@@ -73,6 +76,11 @@ def build_manifest(schema_version, shards, cases, rejected, options, num_folds):
         "folds": assign_folds(sorted(cases), num_folds),
         "rejected": rejected,
     }
+
+
+def task_of(manifest_dict):
+    """The name of the task of the dataset a manifest dict describes."""
+    return manifest_dict.get("task", tasks.DEFAULT_TASK)
 
 
 def split_cases(manifest_dict, split, fold):

@@ -19,16 +19,20 @@ Either way the readers return the same z-scored float32 image as
 
 The case dict `encode_example` takes:
   case_id         str
-  convention      str, label convention of the source segmentation (brats_rev.labels key)
+  task            str, the BraTS task (brats_rev.tasks key); a record without one (written
+                  before tasks were recorded) is of tasks.DEFAULT_TASK
+  convention      str, label convention of the source segmentation (brats_rev.tasks key)
   intensities     (X, Y, Z, 4) cropped source intensities, channels flair, t1, t1ce, t2, any
                   real dtype; the brain is where any channel is nonzero
-  label           (X, Y, Z) uint8 canonical labels (0 bg, 1 NCR, 2 ED, 3 ET), or None when the
-                  case has no segmentation (parse_example then gives zeros and has_label False)
+  label           (X, Y, Z) uint8 canonical labels of the task (GLI: 0 bg, 1 NCR, 2 ED, 3 ET),
+                  or None when the case has no segmentation (parse_example then gives zeros
+                  and has_label False)
   original_shape  (3,) int64, shape of the source volumes
   crop_box        (3, 2) int64, [start, stop) per axis of the crop within the source grid
   affine          (4, 4) float64, voxel -> world (mm) of the source grid
   spacing         (3,) float64, voxel size in mm
-  foreground      {"NCR", "ED", "ET": (n, 3) int32 voxel coordinates in the cropped grid}
+  foreground      {class name: (n, 3) int32 voxel coordinates in the cropped grid} for each
+                  tumour class of the task (`foreground_classes`)
 `decode_example` returns the same dict with `intensities` replaced by
   image           (X, Y, Z, 4) float32 z-scored intensities, 0 outside the brain
   image_encoding  str, the IMAGE_ENCODINGS key the record used
@@ -42,7 +46,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from brats_rev import atomic, labels
+from brats_rev import atomic, tasks
 from brats_rev.data import layouts, manifest, preprocess
 
 SCHEMA_VERSION = manifest.SCHEMA_VERSION
@@ -81,6 +85,7 @@ IMAGE_ENCODINGS = {
 # Feature keys.
 SCHEMA_VERSION_KEY = "schema_version"
 CASE_ID = "case_id"
+TASK = "task"
 CONVENTION = "convention"
 SHAPE = "shape"
 IMAGE = "image"
@@ -94,8 +99,8 @@ ORIGINAL_SHAPE = "original_shape"
 CROP_BOX = "crop_box"
 AFFINE = "affine"
 SPACING = "spacing"
-FOREGROUND_CLASSES = {labels.CANONICAL_NAMES[c]: c for c in labels.TUMOUR_CLASSES}
 FOREGROUND_PREFIX = "foreground/"
+FOREGROUND_DTYPE = np.dtype("<i4")
 
 STRING_KEYS = (CASE_ID, CONVENTION, IMAGE_ENCODING)
 # int64 features and their lengths (crop_box is stored flattened: x0, x1, y0, y1, z0, z1).
@@ -108,7 +113,6 @@ RAW_DTYPES = {
     LABEL: np.dtype("u1"),
     AFFINE: np.dtype("<f8"),
     SPACING: np.dtype("<f8"),
-    **{FOREGROUND_PREFIX + name: np.dtype("<i4") for name in FOREGROUND_CLASSES},
 }
 # Version-1 records lack these keys: their defaults let parse_example reach the version check.
 _ADDED_IN_VERSION_2 = (IMAGE_ENCODING, MEAN, STD)
@@ -118,10 +122,26 @@ FEATURE_SPEC = {
     **{key: tf.io.FixedLenFeature([n] if n > 1 else [], tf.int64) for key, n in INT_KEYS.items()},
     **{key: tf.io.FixedLenFeature([], tf.string) for key in RAW_DTYPES},
     **{key: tf.io.FixedLenFeature([], tf.string, default_value="")
-       for key in _ADDED_IN_VERSION_2},
+       for key in _ADDED_IN_VERSION_2 + (TASK,)},
 }
 TFRECORD_OPTIONS = tf.io.TFRecordOptions(compression_type=COMPRESSION,
                                          compression_level=COMPRESSION_LEVEL)
+
+
+def foreground_classes(task_name):
+    """{class name: canonical value} of the tumour classes of task `task_name`: the classes
+    whose voxel coordinates a record stores."""
+    task = tasks.task_named(task_name)
+    return {name: task.value(name) for name in task.classes}
+
+
+@functools.cache
+def feature_spec(task_name):
+    """The parsing spec of a record of task `task_name` (FEATURE_SPEC and its foreground; the
+    encoder writes every class's, the defaults only let a record of another task reach the
+    task check of `parse_example`)."""
+    return {**FEATURE_SPEC, **{FOREGROUND_PREFIX + name: tf.io.FixedLenFeature(
+        [], tf.string, default_value="") for name in foreground_classes(task_name)}}
 
 
 def _bytes(value):
@@ -181,6 +201,7 @@ def encode_example(case):
     features = {
         SCHEMA_VERSION_KEY: _ints([SCHEMA_VERSION]),
         CASE_ID: _bytes(case[CASE_ID].encode("utf-8")),
+        TASK: _bytes(case[TASK].encode("utf-8")),
         CONVENTION: _bytes(case[CONVENTION].encode("utf-8")),
         SHAPE: _ints(shape),
         IMAGE_ENCODING: _bytes(encoding.encode("utf-8")),
@@ -194,9 +215,9 @@ def encode_example(case):
         AFFINE: _raw(case[AFFINE], RAW_DTYPES[AFFINE]),
         SPACING: _raw(case[SPACING], RAW_DTYPES[SPACING]),
     }
-    for name in FOREGROUND_CLASSES:
-        key = FOREGROUND_PREFIX + name
-        features[key] = _raw(np.reshape(case["foreground"][name], (-1, 3)), RAW_DTYPES[key])
+    for name in foreground_classes(case[TASK]):
+        features[FOREGROUND_PREFIX + name] = _raw(np.reshape(case["foreground"][name], (-1, 3)),
+                                                  FOREGROUND_DTYPE)
     example = tf.train.Example(features=tf.train.Features(feature=features))
     return example.SerializeToString(deterministic=True)
 
@@ -251,15 +272,21 @@ def decode_example(serialized):
     _check_version(int(ints(SCHEMA_VERSION_KEY)[0]))
     case_id = string(CASE_ID)
 
-    def raw(key, shape):
-        return _frombuffer(feature[key].bytes_list.value[0], RAW_DTYPES[key], shape, case_id,
-                           key)
+    def raw(key, shape, dtype=None):
+        return _frombuffer(feature[key].bytes_list.value[0], dtype or RAW_DTYPES[key], shape,
+                           case_id, key)
+
+    task = string(TASK) if TASK in feature else tasks.DEFAULT_TASK
+    if task not in tasks.TASKS:
+        raise ValueError(f"record {case_id}: unknown task {task!r}; this reader knows "
+                         f"{', '.join(sorted(tasks.TASKS))}")
 
     shape = tuple(int(n) for n in ints(SHAPE))
     mean, std = raw(MEAN, (NUM_CHANNELS,)), raw(STD, (NUM_CHANNELS,))
     encoding = string(IMAGE_ENCODING)
     return {
         CASE_ID: case_id,
+        TASK: task,
         CONVENTION: string(CONVENTION),
         IMAGE: _decode_image(feature[IMAGE].bytes_list.value[0], encoding, shape, mean, std,
                              case_id),
@@ -271,8 +298,8 @@ def decode_example(serialized):
         CROP_BOX: ints(CROP_BOX).reshape(3, 2),
         AFFINE: raw(AFFINE, (4, 4)),
         SPACING: raw(SPACING, (3,)),
-        "foreground": {name: raw(FOREGROUND_PREFIX + name, (-1, 3))
-                       for name in FOREGROUND_CLASSES},
+        "foreground": {name: raw(FOREGROUND_PREFIX + name, (-1, 3), FOREGROUND_DTYPE)
+                       for name in foreground_classes(task)},
     }
 
 
@@ -295,26 +322,32 @@ def _tf_image(encoding, data, channel_first_shape, mean, std):
     return tf.where(brain, tf.cast(zscores, tf.float32), 0.0)
 
 
-def parse_example(serialized):
-    """tf.data-ready decoder: scalar string tensor -> dict of tensors (graph-safe).
+def parse_example(serialized, task_name=tasks.DEFAULT_TASK):
+    """tf.data-ready decoder of a record of task `task_name`: scalar string tensor -> dict of
+    tensors (graph-safe).
 
     Keys as the case dict, with image float32 (X, Y, Z, 4) z-scored (the same values as
     decode_example), label uint8 (X, Y, Z) (zeros when has_label is False), has_label bool,
     shape int64 (3,), original_shape int64 (3,), crop_box int64 (3, 2), affine float64 (4, 4),
-    spacing float64 (3,), mean and std float64 (4,), foreground {name: int32 (n, 3)},
-    case_id, convention and image_encoding string scalars. Fails (InvalidArgumentError) on a
-    record of another schema version or with an unknown image encoding.
+    spacing float64 (3,), mean and std float64 (4,), foreground {name: int32 (n, 3)} of the
+    task's classes, case_id, task, convention and image_encoding string scalars. Fails
+    (InvalidArgumentError) on a record of another schema version, of another task (a record
+    without one is of tasks.DEFAULT_TASK) or with an unknown image encoding.
     """
-    parsed = tf.io.parse_single_example(serialized, FEATURE_SPEC)
+    parsed = tf.io.parse_single_example(serialized, feature_spec(task_name))
     version_ok = tf.debugging.assert_equal(
         parsed[SCHEMA_VERSION_KEY], tf.constant(SCHEMA_VERSION, tf.int64),
         message=f"record schema version differs from {SCHEMA_VERSION} (convert the dataset "
                 "again with pipelines.convert_brats)")
-    with tf.control_dependencies([version_ok]):
+    task = tf.where(tf.equal(parsed[TASK], ""), tasks.DEFAULT_TASK, parsed[TASK])
+    task_ok = tf.debugging.Assert(tf.equal(task, task_name), [
+        "record", parsed[CASE_ID], "is of task", task, f"; this dataset is of task {task_name}"])
+    with tf.control_dependencies([version_ok, task_ok]):
         features = {key: tf.identity(value) for key, value in parsed.items()}
+    features[TASK] = task
 
-    def raw(key, shape):
-        dtype = tf.as_dtype(RAW_DTYPES[key].newbyteorder("="))
+    def raw(key, shape, dtype=None):
+        dtype = tf.as_dtype((dtype or RAW_DTYPES[key]).newbyteorder("="))
         return tf.reshape(tf.io.decode_raw(features[key], dtype, little_endian=True), shape)
 
     shape = features[SHAPE]
@@ -338,6 +371,7 @@ def parse_example(serialized):
         lambda: tf.zeros(shape, tf.uint8))
     return {
         CASE_ID: features[CASE_ID],
+        TASK: features[TASK],
         CONVENTION: features[CONVENTION],
         SHAPE: shape,
         IMAGE: tf.ensure_shape(tf.transpose(image, [1, 2, 3, 0]),
@@ -351,8 +385,8 @@ def parse_example(serialized):
         CROP_BOX: tf.reshape(features[CROP_BOX], [3, 2]),
         AFFINE: raw(AFFINE, [4, 4]),
         SPACING: raw(SPACING, [3]),
-        "foreground": {name: raw(FOREGROUND_PREFIX + name, [-1, 3])
-                       for name in FOREGROUND_CLASSES},
+        "foreground": {name: raw(FOREGROUND_PREFIX + name, [-1, 3], FOREGROUND_DTYPE)
+                       for name in foreground_classes(task_name)},
     }
 
 

@@ -87,7 +87,7 @@ def format_report(report):
     for entry in report["cases"]:
         shape = "x".join(map(str, entry["shape"])) if entry["shape"] else "-"
         volumes = entry["region_ml"]
-        regions = ("  " + " ".join(f"{r}={volumes[r]:.1f}ml" for r in labels.REGIONS)
+        regions = ("  " + " ".join(f"{r}={volumes[r]:.1f}ml" for r in volumes)
                    if volumes else "")
         lines.append(f"{entry['status']:>8}  {entry['case_id']}  {shape}{regions}")
         lines.extend(f"          {p['severity']}: {p['file']}: {p['problem']}"

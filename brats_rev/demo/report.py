@@ -24,6 +24,8 @@ from brats_rev.bench import unet_sweep
 from brats_rev.data.cases import find_cases
 from brats_rev.inference import outputs
 
+# The demo trains and scores GLI phantoms: its regions.
+_REGIONS = labels.GLI.region_names
 # Overlay colours (RGB, 0-1) of the canonical tumour classes.
 CLASS_COLOURS = {labels.NCR: (0.9, 0.1, 0.1), labels.ED: (0.1, 0.8, 0.2),
                  labels.ET: (1.0, 0.85, 0.0)}
@@ -102,7 +104,7 @@ def plot_training(run_dir, path):
     """Training loss and validation Dice per step of the run in `run_dir`, as one PNG."""
     train = read_scalars(os.path.join(run_dir, run_folder.LOGS_DIR, "train"))
     validation = read_scalars(os.path.join(run_dir, run_folder.LOGS_DIR, "validation"))
-    dice_tags = [f"dice_{region}" for region in labels.REGIONS] + ["mean_dice"]
+    dice_tags = [f"dice_{region}" for region in _REGIONS] + ["mean_dice"]
     bench_output.plot_panels(path, [
         {"series": {"loss": train["loss"]}, "xlabel": "step", "ylabel": "loss",
          "title": "training loss (Dice + BCE over WT, TC, ET)"},
@@ -188,7 +190,7 @@ def plot_case_overlay(case, predictions, path):
         ax.imshow(np.rot90(_tinted(flair[:, :, z], canonical[:, :, z])))
         ax.set_title(title)
         ax.axis("off")
-    figure.legend(handles=[Patch(color=colour, label=labels.CANONICAL_NAMES[label])
+    figure.legend(handles=[Patch(color=colour, label=labels.GLI.class_names()[label])
                            for label, colour in CLASS_COLOURS.items()],
                   loc="lower center", ncol=3)
     figure.tight_layout(rect=(0, 0.07, 1, 0.95))
@@ -301,9 +303,9 @@ def build_report(layout, stage_results):
     seconds = {stage["name"]: stage["seconds"] for stage in stage_results}
     mean = evaluation["summary"]["mean"]
     summary = Summary(
-        dice={region: mean[f"dice_{region}"] for region in labels.REGIONS},
+        dice={region: mean[f"dice_{region}"] for region in _REGIONS},
         baseline_dice={name: {region: entry["mean"][f"dice_{region}"]
-                              for region in labels.REGIONS}
+                              for region in _REGIONS}
                        for name, entry in baselines.items()},
         cases=evaluation["cases"], budget_mb=(bench["budget"] or {}).get("budget_mb"),
         ratios=ratio_cells(bench["budget"]), predict_seconds=seconds["predict"],
@@ -325,16 +327,16 @@ def build_report(layout, stage_results):
     steps, means = validation["mean_dice"]
     stats = evaluation["summary"]
     metric_rows = [[metric, *(f"{stats['mean'][f'{metric}_{r}']:.4f} ± "
-                              f"{stats['std'][f'{metric}_{r}']:.4f}" for r in labels.REGIONS)]
+                              f"{stats['std'][f'{metric}_{r}']:.4f}" for r in _REGIONS)]
                    for metric in ("dice", "hd95", "sensitivity", "specificity")]
     versus_rows = [["model", *(f"{stats['mean'][f'dice_{r}']:.4f} ± "
-                               f"{stats['std'][f'dice_{r}']:.4f}" for r in labels.REGIONS)]]
+                               f"{stats['std'][f'dice_{r}']:.4f}" for r in _REGIONS)]]
     versus_rows.extend([f"{name} baseline", *(f"{entry['mean'][f'dice_{r}']:.4f} ± "
                                               f"{entry['std'][f'dice_{r}']:.4f}"
-                                              for r in labels.REGIONS)]
+                                              for r in _REGIONS)]
                        for name, entry in baselines.items())
     with open(os.path.join(layout.evaluation, "metrics.csv"), encoding="utf-8") as handle:
-        case_rows = [[row["case_id"], *(f"{float(row[f'dice_{r}']):.4f}" for r in labels.REGIONS)]
+        case_rows = [[row["case_id"], *(f"{float(row[f'dice_{r}']):.4f}" for r in _REGIONS)]
                      for row in csv.DictReader(handle)]
     machine = bench["machine"]
     lines = [
@@ -355,14 +357,14 @@ def build_report(layout, stage_results):
         _image("training loss and validation Dice", training_png, root),
         "", f"## Held-out cases ({summary.cases}): `brats_rev.evaluate`", "",
         "Mean ± standard deviation over the cases (HD95 in mm):", "",
-        bench_output.markdown_table(["metric", *labels.REGIONS], metric_rows), "",
+        bench_output.markdown_table(["metric", *_REGIONS], metric_rows), "",
         "Dice of the model beside non-learned baselines fitted on the same training cases "
         "(`brats_rev.bench.baselines`: predicting background everywhere; the best threshold "
         "per region; a per-voxel Gaussian classifier), mean ± standard deviation over the same "
         "held-out cases:", "",
-        bench_output.markdown_table(["segmenter", *(f"Dice {r}" for r in labels.REGIONS)],
+        bench_output.markdown_table(["segmenter", *(f"Dice {r}" for r in _REGIONS)],
                                     versus_rows), "",
-        bench_output.markdown_table(["case", *(f"Dice {r}" for r in labels.REGIONS)],
+        bench_output.markdown_table(["case", *(f"Dice {r}" for r in _REGIONS)],
                                     case_rows), "",
         f"{case.case_id}, axial slice {z} (the most reference tumour): FLAIR with the "
         "reference labels (left), the model's prediction (middle) and the threshold "

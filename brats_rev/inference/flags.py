@@ -12,7 +12,7 @@ import tempfile
 
 from absl import app, flags
 
-from brats_rev import labels
+from brats_rev import tasks
 from brats_rev.config import TTA_MODES, InferenceConfig
 from brats_rev.inference import batch
 
@@ -34,11 +34,13 @@ def define_case_flags():
     flags.DEFINE_string("input", None, "A case folder or a dataset root.", required=True)
     flags.DEFINE_string("output_dir", None, "Folder for <case_id>.nii.gz and the report.",
                         required=True)
-    flags.DEFINE_enum("label_convention", None, sorted(labels.CONVENTIONS),
-                      "Output labels (default: the convention of each case's release).")
+    flags.DEFINE_enum("label_convention", None, sorted(tasks.CONVENTIONS),
+                      "Output labels, a convention of the model's task (default: that of each "
+                      "case's release if the task has it, else the task's own).")
     flags.DEFINE_enum("tta", DEFAULTS.tta, list(TTA_MODES), "Test-time augmentation.")
     flags.DEFINE_boolean("save_probabilities", False,
-                         "Also write <case_id>_probabilities.nii.gz (X, Y, Z, 3) WT, TC, ET.")
+                         "Also write <case_id>_probabilities.nii.gz (X, Y, Z, R), one map per "
+                         "region of the model's task.")
     flags.DEFINE_enum("probability_dtype", "uint8", list(batch.PROBABILITY_DTYPES),
                       "uint8 (scl_slope 1/255) or float32 probability maps.")
     flags.DEFINE_boolean("overwrite", False, "Replace existing outputs (else skip those cases).")
@@ -50,10 +52,11 @@ def define_inference_flags():
                        "Fraction of a window shared with its neighbour.")
     flags.DEFINE_integer("batch_size", DEFAULTS.batch_size, "Windows per model call.",
                          lower_bound=1)
-    flags.DEFINE_list("thresholds", [str(t) for t in DEFAULTS.thresholds],
-                      "Probability thresholds WT,TC,ET.")
+    flags.DEFINE_list("thresholds", None, "Probability threshold per region of the model's "
+                      "task, e.g. 0.5,0.5,0.5 for WT,TC,ET (default: 0.5 each).")
     flags.DEFINE_integer("et_min_voxels", DEFAULTS.et_min_voxels,
-                         "ET smaller than this becomes NCR (0: off).", lower_bound=0)
+                         "ET smaller than this becomes the task's fallback class (GLI: NCR; "
+                         "0: off).", lower_bound=0)
     flags.DEFINE_integer("crop_margin", DEFAULTS.crop_margin, "Voxels around the brain box.",
                          lower_bound=0)
 
@@ -82,7 +85,7 @@ def inference_config(options):
                 if name in options}
     return InferenceConfig(
         overlap=options.overlap, batch_size=options.batch_size,
-        thresholds=tuple(float(t) for t in options.thresholds),
+        thresholds=tuple(float(t) for t in options.thresholds) if options.thresholds else None,
         et_min_voxels=options.et_min_voxels, crop_margin=options.crop_margin, **per_case)
 
 

@@ -5,7 +5,8 @@ A run folder is laid out as `brats_rev.run_folder` defines. Preference: <run>/mo
 checkpoints/. A checkpoint folder on its own needs config.json one level up or a preset name.
 `.keras` files are loaded in Keras safe mode (no code from the file runs). The sliding window
 size is the training patch size (`data.patch_size` of config.json), else the model's static
-input size; an explicit `window_size` overrides both.
+input size; an explicit `window_size` overrides both. The model's task (brats_rev.tasks) is
+`data.task` of config.json, else tasks.DEFAULT_TASK; its heads must be one per region of it.
 """
 
 import dataclasses
@@ -16,6 +17,7 @@ import zlib
 import keras
 import tensorflow as tf
 
+from brats_rev import tasks
 from brats_rev.config import preset
 from brats_rev.models import build_model
 from brats_rev.run_folder import BEST_DIR, CHECKPOINTS_DIR, CONFIG_FILE, MODEL_FILE, read_config
@@ -32,16 +34,18 @@ class LoadedModel:
     """A model ready for inference.
 
     Attributes:
-      model: keras.Model, "image" (B, X, Y, Z, C) -> {"logits": (B, X, Y, Z, 3), ...}.
+      model: keras.Model, "image" (B, X, Y, Z, C) -> {"logits": (B, X, Y, Z, R), ...}.
       window_size: (wx, wy, wz) sliding window in voxels.
       in_channels: C, the modalities the model expects.
       source: the file or checkpoint prefix the weights came from.
+      task: the brats_rev.tasks.Task whose R regions the heads predict.
     """
 
     model: keras.Model
     window_size: tuple
     in_channels: int
     source: str
+    task: tasks.Task
 
 
 def _load_keras(path):
@@ -115,6 +119,12 @@ def _locate(path):
         f"{CHECKPOINTS_DIR}/, or a checkpoint folder.")
 
 
+def _heads(model):
+    """The number of region logits of the model's "logits" output (its last axis)."""
+    output = model.output
+    return int((output["logits"] if isinstance(output, dict) else output).shape[-1])
+
+
 def _static_window(model):
     """The model's static input (x, y, z), or None if any is unknown."""
     spatial = tuple(model.inputs[0].shape[1:4])
@@ -132,8 +142,9 @@ def load_model(path, window_size=None, preset_name=None):
       LoadedModel.
     Raises:
       FileNotFoundError: nothing loadable at `path`.
-      ValueError: a `.keras` file Keras cannot load, a checkpoint without a model config, or
-        no window size can be determined (each naming the file).
+      ValueError: a `.keras` file Keras cannot load, a checkpoint without a model config, no
+        window size can be determined, or the heads are not one per region of the task (each
+        naming the file).
     """
     kind, location, run_config = _locate(path)
     if kind == "keras":
@@ -153,5 +164,11 @@ def load_model(path, window_size=None, preset_name=None):
     if window_size is None:
         raise ValueError(f"No window size for {location!r}: no {CONFIG_FILE} with the training "
                          "patch size next to it and no static model input size; pass one.")
+    task = tasks.task_named((run_config.data.task if run_config else None) or tasks.DEFAULT_TASK)
+    heads = _heads(model)
+    if heads != len(task.regions):
+        raise ValueError(f"Model {location!r} has {heads} output heads, but its task "
+                         f"{task.name} has {len(task.regions)} regions ({', '.join(task.regions)}"
+                         f"); is {CONFIG_FILE} next to it that of its run?")
     return LoadedModel(model, tuple(int(w) for w in window_size), int(model.inputs[0].shape[-1]),
-                       location)
+                       location, task)

@@ -1,7 +1,7 @@
 """From region probabilities on the cropped grid to labels on the original grid (numpy only).
 
-    probabilities (x, y, z, 3) WT/TC/ET --threshold, nest--> canonical labels
-    --small ET relabelled NCR--> --uncrop--> --convention--> labels (X, Y, Z) uint8
+    probabilities (x, y, z, R) of a task's regions --threshold, decode--> canonical labels
+    --small ET relabelled to the task's fallback--> --uncrop--> --convention--> labels (X, Y, Z)
 """
 
 import numpy as np
@@ -10,29 +10,39 @@ from brats_rev import labels
 from brats_rev.data import preprocess
 
 
-def threshold_regions(probabilities, thresholds=(0.5, 0.5, 0.5)):
-    """Canonical uint8 labels (x, y, z) from region probabilities (x, y, z, 3) in WT, TC, ET order.
+def threshold_regions(probabilities, thresholds=None, task=labels.GLI):
+    """Canonical uint8 labels (x, y, z) of `task` from its region probabilities (x, y, z, R).
 
-    A voxel is in a region when its probability is >= that region's threshold; nesting
-    ET ⊂ TC ⊂ WT is then imposed by `labels.canonical_from_regions` (ET wins, then TC as NCR,
-    then WT as ED), so a voxel above the ET threshold is ET even if its WT probability is low.
+    A voxel is in a region when its probability is >= that region's threshold (one per
+    region; None: 0.5 each); the task's
+    decoding then gives it one class (`labels.canonical_from_regions`; GLI: ET wins, then TC as
+    NCR, then WT as ED), so a voxel above the ET threshold is ET even if its WT probability is
+    low.
     """
     probabilities = np.asarray(probabilities)
-    if probabilities.shape[-1:] != (len(labels.REGIONS),):
-        raise ValueError(f"probabilities need a last axis of {len(labels.REGIONS)} regions "
-                         f"{labels.REGIONS}. Received: shape={probabilities.shape}")
-    return labels.canonical_from_regions(probabilities >= np.asarray(thresholds, np.float32))
+    regions = task.region_names
+    if probabilities.shape[-1:] != (len(regions),):
+        raise ValueError(f"probabilities need a last axis of {len(regions)} regions "
+                         f"{regions}. Received: shape={probabilities.shape}")
+    if thresholds is None:
+        thresholds = (0.5,) * len(regions)
+    return labels.canonical_from_regions(probabilities >= np.asarray(thresholds, np.float32),
+                                         task)
 
 
-def relabel_small_enhancing(canonical, min_voxels):
-    """`canonical` with every ET voxel relabelled NCR if the case has fewer than `min_voxels` ET.
+def relabel_small_enhancing(canonical, min_voxels, task=labels.GLI):
+    """`canonical` with every ET voxel relabelled to `task.et_fallback` (GLI: NCR) if the case
+    has fewer than `min_voxels` ET.
 
-    `min_voxels` 0 leaves the labels unchanged. Returns a new array; TC and WT are unchanged.
+    `min_voxels` 0, or a task without ET fallback, leaves the labels unchanged. Returns a new
+    array; TC (which holds the fallback class) and WT are unchanged.
     """
     canonical = np.array(canonical, dtype=np.uint8)
-    enhancing = canonical == labels.ET
+    if task.et_fallback is None:
+        return canonical
+    enhancing = canonical == task.value("ET")
     if 0 < np.count_nonzero(enhancing) < min_voxels:
-        canonical[enhancing] = labels.NCR
+        canonical[enhancing] = task.value(task.et_fallback)
     return canonical
 
 
@@ -43,7 +53,7 @@ def to_original_grid(canonical, box, original_shape, convention):
       canonical: uint8 (x, y, z) canonical labels on the crop `box`.
       box: int (3, 2) crop box [start, stop) in the original grid.
       original_shape: (X, Y, Z).
-      convention: output label convention (a brats_rev.labels.CONVENTIONS key).
+      convention: output label convention (a brats_rev.tasks.CONVENTIONS key of the task).
     Returns:
       uint8 (X, Y, Z), background outside the box.
     """

@@ -2,8 +2,8 @@
 
     image (X, Y, Z, 4) --prepare_case (crop to brain + margin, z-score)--> (x, y, z, 4)
     --sliding window (Gaussian-weighted, batched), mirrored copies if TTA--> sigmoid
-    probabilities (x, y, z, 3) WT/TC/ET --thresholds, nesting, small-ET relabelling,
-    uncrop, output convention--> uint8 labels (X, Y, Z)
+    probabilities (x, y, z, R) of the task's regions (GLI: WT/TC/ET) --thresholds, the task's
+    decoding, small-ET relabelling, uncrop, output convention--> uint8 labels (X, Y, Z)
 """
 
 import itertools
@@ -15,6 +15,7 @@ import tensorflow as tf
 # `tf.*` alias for it).
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from brats_rev import labels as label_maps
 from brats_rev.config import InferenceConfig
 from brats_rev.data.prepare import prepare_case
 from brats_rev.inference import postprocess
@@ -57,16 +58,21 @@ class Predictor:
     """Segments whole cases with a trained model.
 
     Args:
-      model: keras.Model "image" (B, x, y, z, C) -> {"logits": (B, x, y, z, 3)} (or the
-        logits tensor itself).
+      model: keras.Model "image" (B, x, y, z, C) -> {"logits": (B, x, y, z, R)} (or the
+        logits tensor itself), R the regions of `task`.
       window_size: (wx, wy, wz) sliding window, the training patch size.
       config: InferenceConfig.
+      task: the brats_rev.tasks.Task the model predicts.
+    Raises:
+      ValueError: the config's thresholds or label convention do not fit `task`.
     """
 
-    def __init__(self, model, window_size, config=None):
+    def __init__(self, model, window_size, config=None, task=label_maps.GLI):
         self.model = model
         self.window_size = tuple(int(w) for w in window_size)
         self.config = config or InferenceConfig()
+        self.config.check_task(task)
+        self.task = task
         self.in_channels = int(model.inputs[0].shape[-1])
         self.predict_windows = frozen_region_probabilities(model, self.window_size,
                                                            self.in_channels)
@@ -78,7 +84,7 @@ class Predictor:
     def from_path(cls, path, config=None, window_size=None, preset_name=None):
         """A Predictor for the model at `path` (see brats_rev.inference.loading.load_model)."""
         loaded = load_model(path, window_size, preset_name)
-        return cls(loaded.model, loaded.window_size, config)
+        return cls(loaded.model, loaded.window_size, config, loaded.task)
 
     def _probabilities_graph(self, image):
         config = self.config
@@ -91,7 +97,7 @@ class Predictor:
                              f" the image has {image.shape[-1]}")
 
     def probabilities(self, image):
-        """float32 (x, y, z, 3) WT/TC/ET probabilities of a preprocessed image (x, y, z, C)."""
+        """float32 (x, y, z, R) region probabilities of a preprocessed image (x, y, z, C)."""
         self._check_channels(image)
         image = np.asarray(image, np.float32)
         total = None
@@ -106,18 +112,21 @@ class Predictor:
 
         Args:
           image: the four volumes stacked, as read from the NIfTI files (any real dtype).
-          convention: label convention of the output when the config names none.
+          convention: label convention of the case (the output's when the config names none
+            and the task has it).
         Returns:
           Prediction.
         Raises:
           ValueError: channel count differs from the model's, empty brain, constant modality.
         """
-        convention = self.config.output_convention(convention)
+        convention = self.config.output_convention(convention, self.task)
         self._check_channels(image)
         prepared = prepare_case(image, margin=self.config.crop_margin)
         probabilities = self.probabilities(prepared.image)
-        canonical = postprocess.threshold_regions(probabilities, self.config.thresholds)
-        canonical = postprocess.relabel_small_enhancing(canonical, self.config.et_min_voxels)
+        canonical = postprocess.threshold_regions(
+            probabilities, self.config.region_thresholds(self.task), self.task)
+        canonical = postprocess.relabel_small_enhancing(canonical, self.config.et_min_voxels,
+                                                        self.task)
         labels = postprocess.to_original_grid(canonical, prepared.box, prepared.original_shape,
                                               convention)
         return Prediction(labels, convention, probabilities, prepared.box)

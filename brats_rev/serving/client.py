@@ -2,13 +2,15 @@
 
     python -m brats_rev.serving.client --server=localhost:8500 --model_name=brats \
         --input=/data/BraTS2021 --output_dir=/data/predictions [--protocol=grpc|rest] \
-        [--tls_ca=ca.pem] [--model_version=N] [--label_convention=brats2021] \
+        [--tls_ca=ca.pem] [--model_version=N] [--task=gli2023] [--label_convention=brats2021] \
         [--tta=none|flips8] [--save_probabilities] [--overwrite] [--timeout_s=600]
 
 Each case's four images are read and checked here, sent whole to the `segment` signature
-(brats_rev/serving/saved_model.py) with the label convention (default: the case's release), TTA
-mode and whether probabilities are wanted; the answer is checked (uint8 labels on the case's
-grid, values of the convention, probabilities (X, Y, Z, 3)) before anything is written. Outputs,
+(brats_rev/serving/saved_model.py) with the label convention (default: the case's release's if
+the served model's task (--task, as its export.json names it) has it, else the task's own),
+TTA mode and whether probabilities are wanted; the answer is checked (uint8 labels on the
+case's grid, values of the convention, probabilities (X, Y, Z, R) for the task's R regions)
+before anything is written. A --label_convention the task does not have is a usage error. Outputs,
 skipping, `--overwrite` and `prediction_report.json` are those of `python -m brats_rev.predict`
 (brats_rev.inference.batch). A failed case does not stop the others; the exit status is 1 if
 any failed. If the server is unavailable before it has answered once, or does not answer a
@@ -27,7 +29,7 @@ import numpy as np
 from absl import app, flags
 
 from brats_rev import labels as label_conventions
-from brats_rev import program
+from brats_rev import program, tasks
 from brats_rev.config import InferenceConfig
 from brats_rev.inference import batch
 from brats_rev.inference import flags as inference_flags
@@ -35,10 +37,9 @@ from brats_rev.inference.case_io import Prediction, load_images
 from brats_rev.serving import transport
 
 SIGNATURE_NAME = "segment"
-NUM_REGIONS = 3  # WT, TC, ET
 
 
-def check_response(outputs, spatial_shape, convention, with_probabilities):
+def check_response(outputs, spatial_shape, convention, with_probabilities, num_regions):
     """Checks a `segment` answer for an image of `spatial_shape` (X, Y, Z).
 
     Args:
@@ -47,13 +48,14 @@ def check_response(outputs, spatial_shape, convention, with_probabilities):
       spatial_shape: (X, Y, Z) of the image sent.
       convention: the label convention requested.
       with_probabilities: whether probabilities were requested.
+      num_regions: the regions of the served model's task.
     Raises:
       transport.ServingError (kind MALFORMED): a shape differs or a label value is not part
         of `convention`.
     """
     expected = {"labels": tuple(spatial_shape)}
     if with_probabilities:
-        expected["probabilities"] = tuple(spatial_shape) + (NUM_REGIONS,)
+        expected["probabilities"] = tuple(spatial_shape) + (num_regions,)
     for name, shape in expected.items():
         if outputs[name].shape != shape:
             raise transport.ServingError(
@@ -74,7 +76,10 @@ class RemoteSegmenter:
       config: brats_rev.config.InferenceConfig (None: the defaults); only its per-request
         choices are sent (`label_convention`, None for each case's own, and `tta`): the
         sliding window, thresholds and post-processing were fixed at export.
-      return_probabilities: also fetch the WT/TC/ET probabilities.
+      return_probabilities: also fetch the region probabilities.
+      task: the brats_rev.tasks.Task of the served model (its export.json's "task").
+    Raises:
+      ValueError: the config's label convention is not one of the task's.
 
     Attributes:
       stopped: None, or the ServingError ("after <case id>: <error>") that made
@@ -83,9 +88,13 @@ class RemoteSegmenter:
         the full timeout for every further case).
     """
 
-    def __init__(self, server, config=None, return_probabilities=False):
+    def __init__(self, server, config=None, return_probabilities=False,
+                 task=label_conventions.GLI):
         self.server = server
         self.config = config or InferenceConfig()
+        if self.config.label_convention is not None:
+            task.check_convention(self.config.label_convention)
+        self.task = task
         self.return_probabilities = return_probabilities
         self._answered = False
         self.stopped = None
@@ -96,14 +105,15 @@ class RemoteSegmenter:
         Args:
           image: (X, Y, Z, 4) raw intensities, modalities in layouts.MODALITIES order (any
             real dtype; sent as float32).
-          convention: output label convention (used when the segmenter names none).
+          convention: label convention of the case (the output's when the segmenter names
+            none and the task has it).
         Returns:
-          (labels, probabilities): uint8 (X, Y, Z) in the convention; float32 (X, Y, Z, 3)
-          WT/TC/ET probabilities (0 outside the brain box), or None unless requested.
+          (labels, probabilities): uint8 (X, Y, Z) in the convention; float32 (X, Y, Z, R)
+          region probabilities (0 outside the brain box), or None unless requested.
         Raises:
           transport.ServingError: the request failed or the answer is malformed.
         """
-        convention = self.config.output_convention(convention)
+        convention = self.config.output_convention(convention, self.task)
         image = np.asarray(image, np.float32)
         wanted = {"labels": np.uint8}
         if self.return_probabilities:
@@ -112,7 +122,8 @@ class RemoteSegmenter:
                   "return_probabilities": self.return_probabilities}
         outputs = self.server.predict(SIGNATURE_NAME, inputs, wanted)
         self._answered = True
-        check_response(outputs, image.shape[:3], convention, self.return_probabilities)
+        check_response(outputs, image.shape[:3], convention, self.return_probabilities,
+                       len(self.task.regions))
         return outputs["labels"], outputs.get("probabilities")
 
     def predict_case(self, case):
@@ -130,7 +141,7 @@ class RemoteSegmenter:
         if self.stopped is not None:
             raise transport.ServingError(self.stopped.kind, f"not sent: {self.stopped}")
         loaded = load_images(case)
-        convention = self.config.output_convention(loaded.case.convention)
+        convention = self.config.output_convention(loaded.case.convention, self.task)
         try:
             labels, probabilities = self.segment(loaded.image, convention)
         except transport.ServingError as error:
@@ -156,7 +167,12 @@ def main(argv):
     except ValueError as error:  # an unreadable --tls_ca
         raise app.UsageError(str(error)) from None
     config = InferenceConfig(tta=options.tta, label_convention=options.label_convention)
-    segmenter = RemoteSegmenter(server, config, options.save_probabilities)
+    try:
+        segmenter = RemoteSegmenter(server, config, options.save_probabilities,
+                                    tasks.task_named(options.task))
+    except ValueError as error:  # a --label_convention the task does not have
+        server.close()
+        raise app.UsageError(str(error)) from None
     try:
         report, problems = inference_flags.predict_input(segmenter, options, output_options)
     finally:
@@ -165,7 +181,8 @@ def main(argv):
         print(f"stopped {segmenter.stopped}; the other cases were not sent")
     header = {"server": options.server, "protocol": options.protocol,
               "model": server_options.model_description(), "input": options.input,
-              "label_convention": options.label_convention, "tta": options.tta}
+              "task": options.task, "label_convention": options.label_convention,
+              "tta": options.tta}
     return batch.write_report(options.output_dir, header, report, problems)
 
 
@@ -180,6 +197,8 @@ def define_flags():
                         "or https (REST). Without it the connection is insecure.")
     flags.DEFINE_integer("model_version", None, "Model version (default: the latest).",
                          lower_bound=1)
+    flags.DEFINE_enum("task", tasks.DEFAULT_TASK, sorted(tasks.TASKS),
+                      "Task of the served model (its export.json's \"task\").")
     inference_flags.define_case_flags()
     flags.DEFINE_float("timeout_s", transport.DEFAULT_TIMEOUT_S, "Seconds one case may take.",
                        lower_bound=0.001)

@@ -7,10 +7,14 @@
 
 Signatures (input and output names are the request keys):
 
-    serving_default  patches float32 (N, D, H, W, 4) -> probabilities float32 (N, D, H, W, 3)
+    serving_default  patches float32 (N, D, H, W, 4) -> probabilities float32 (N, D, H, W, R)
     segment          image float32 (X, Y, Z, 4), label_convention string (), tta string (),
                      return_probabilities bool ()
-                     -> labels uint8 (X, Y, Z), probabilities float32 (X, Y, Z, 3) or (0, 0, 0, 3)
+                     -> labels uint8 (X, Y, Z), probabilities float32 (X, Y, Z, R) or (0, 0, 0, R)
+
+R is the number of regions of the model's task (brats_rev.tasks; GLI: 3, WT, TC, ET); the
+labels are the task's, in one of its conventions (export.json names the task, its regions and
+conventions).
 
 The graph runs the plain forward pass (`models.with_block_mode(model, "plain")`: every stage and
 transition rebuilt in "plain" mode with the same weights, so no op has a custom gradient) and
@@ -29,7 +33,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from brats_rev import atomic, run_folder
+from brats_rev import atomic, labels, run_folder
 from brats_rev.config import InferenceConfig
 from brats_rev.data import layouts
 from brats_rev.inference.predictor import region_probabilities
@@ -54,7 +58,7 @@ def model_config_text(model_name, export_base):
             "}\n")
 
 
-def build_archive(model, window_size, config, max_voxels):
+def build_archive(model, window_size, config, max_voxels, task):
     """A keras.export.ExportArchive with the `serving_default` and `segment` endpoints.
 
     Args:
@@ -62,6 +66,7 @@ def build_archive(model, window_size, config, max_voxels):
       window_size: (wx, wy, wz) sliding window of `segment`, the training patch size.
       config: InferenceConfig: overlap, batch size, thresholds, ET minimum, crop margin.
       max_voxels: largest X * Y * Z `segment` accepts.
+      task: the brats_rev.tasks.Task the model's heads predict.
     """
     plain = with_block_mode(model, "plain")
     channels = len(layouts.MODALITIES)
@@ -77,7 +82,8 @@ def build_archive(model, window_size, config, max_voxels):
 
     def segment(image, label_convention, tta, return_probabilities):
         return segment_graph.segment(probabilities, image, label_convention, tta,
-                                     return_probabilities, window_size, config, max_voxels)
+                                     return_probabilities, window_size, config, max_voxels,
+                                     task)
 
     archive.add_endpoint("serving_default", serving_default, input_signature=[
         tf.TensorSpec(None, tf.float32, name="patches")])
@@ -112,12 +118,14 @@ def _publish(temporary, export_base, version, metadata):
 
 
 def export_model(model, window_size, export_base, version=None, config=None,
-                 max_voxels=DEFAULT_MAX_VOXELS, model_name=DEFAULT_MODEL_NAME, source=None):
+                 max_voxels=DEFAULT_MAX_VOXELS, model_name=DEFAULT_MODEL_NAME, source=None,
+                 task=labels.GLI):
     """Writes `export_base/<version>/` (SavedModel, model.keras, export.json) atomically and
     `export_base/model_config.pbtxt`.
 
     Args:
-      model: keras.Model "image" (B, D, H, W, 4) -> {"logits": (B, D, H, W, 3), ...}.
+      model: keras.Model "image" (B, D, H, W, 4) -> {"logits": (B, D, H, W, R), ...}, R the
+        regions of `task`.
       window_size: (wx, wy, wz) sliding window for `segment` (the training patch size).
       export_base: the folder TF Serving watches (`--model_base_path`); created if missing.
       version: positive int; default the next free one. An existing version is never replaced.
@@ -126,23 +134,28 @@ def export_model(model, window_size, export_base, version=None, config=None,
       max_voxels: largest X * Y * Z `segment` accepts.
       model_name: the name in model_config.pbtxt.
       source: where the model came from, recorded in export.json.
+      task: the brats_rev.tasks.Task the model predicts.
     Returns:
       The path of the version folder.
     Raises:
-      ValueError: `version` is not a positive int, or already exists.
+      ValueError: `version` is not a positive int, or already exists; the config's thresholds
+        do not fit `task`.
     """
     config = config or InferenceConfig()
+    config.region_thresholds(task)
     model_base.free_version(export_base, version)  # refuse a bad or taken one before the work
     os.makedirs(export_base, exist_ok=True)
     temporary = tempfile.mkdtemp(prefix=_TEMPORARY_PREFIX, dir=export_base)
     try:
-        build_archive(model, window_size, config, max_voxels).write_out(temporary, verbose=False)
+        build_archive(model, window_size, config, max_voxels, task).write_out(temporary,
+                                                                              verbose=False)
         model.save(os.path.join(temporary, run_folder.MODEL_FILE))
         _check_written(temporary)
         os.chmod(temporary, 0o755)  # mkdtemp creates 0700; the server may run as another user
         metadata = {"source": source, "window_size": list(window_size),
                     "max_voxels": int(max_voxels), "modalities": list(layouts.MODALITIES),
-                    "label_conventions": list(segment_graph.CONVENTION_NAMES),
+                    "task": task.name, "regions": list(task.region_names),
+                    "label_conventions": list(task.conventions),
                     "inference": config.to_dict(), "signatures": list(SIGNATURES)}
         final = _publish(temporary, export_base, version, metadata)
     finally:

@@ -5,8 +5,8 @@ inside a SavedModel with no Python of ours:
 
     raw image (X, Y, Z, 4) --brain box + margin, crop, z-score over the brain (float64)-->
     (x, y, z, 4) --sliding window (shared with the Predictor), mirrored copies if TTA-->
-    probabilities (x, y, z, 3) --thresholds, ET ⊂ TC ⊂ WT, small ET -> NCR, uncrop,
-    convention--> uint8 labels (X, Y, Z)
+    probabilities (x, y, z, R) of the task's regions --thresholds, the task's decoding, small
+    ET -> the task's fallback, uncrop, convention--> uint8 labels (X, Y, Z)
 
 The numpy functions they mirror (`brats_rev.data.prepare.prepare_case`,
 `brats_rev.inference.postprocess`) stay the reference used by conversion and `predict`; tests
@@ -22,12 +22,6 @@ from brats_rev.data import layouts
 from brats_rev.inference.predictor import FLIPS
 from brats_rev.inference.sliding_window import sliding_window_predict
 
-# Label conventions the graph can write, in a fixed order: row i of CONVENTION_TABLE maps the
-# canonical labels 0..3 to convention CONVENTION_NAMES[i].
-CONVENTION_NAMES = tuple(sorted(labels.CONVENTIONS))
-CONVENTION_TABLE = np.stack([
-    labels.from_canonical(np.arange(labels.ET + 1, dtype=np.uint8), name)
-    for name in CONVENTION_NAMES]).astype(np.uint8)
 # Test-time augmentation: row k says which of the axes x, y, z copy k mirrors, in
 # FLIPS["flips8"] order; TTA mode m uses the first len(FLIPS[m]) rows.
 FLIP_MASKS = np.array([[axis in axes for axis in range(3)] for axes in FLIPS["flips8"]])
@@ -122,7 +116,15 @@ def zscore(image, mask):
     return tf.where(mask[..., None], normalised, tf.zeros_like(normalised))
 
 
-def mirrored_mean(probabilities_fn, image, copies):
+def convention_table(task):
+    """uint8 (len(task.conventions), task.num_classes): row i maps the canonical labels of
+    `task` to the file values of its convention task.conventions[i]."""
+    canonical = np.arange(task.num_classes, dtype=np.uint8)
+    return np.stack([labels.from_canonical(canonical, name)
+                     for name in task.conventions]).astype(np.uint8)
+
+
+def mirrored_mean(probabilities_fn, image, copies, num_regions):
     """Mean of `probabilities_fn` over the first `copies` mirrored copies of `image`.
 
     Mirrors `Predictor.probabilities`: copies in FLIPS["flips8"] order (FLIPS["none"] is its
@@ -130,9 +132,10 @@ def mirrored_mean(probabilities_fn, image, copies):
     `tf.while_loop` over the copies, so the model is traced once.
 
     Args:
-      probabilities_fn: float32 (x, y, z, C) -> float32 (x, y, z, 3) WT/TC/ET.
+      probabilities_fn: float32 (x, y, z, C) -> float32 (x, y, z, R) region probabilities.
       image: float32 (x, y, z, C).
       copies: scalar int32 tensor in [1, 8].
+      num_regions: R.
     """
     flip_masks = tf.constant(FLIP_MASKS)
 
@@ -140,40 +143,46 @@ def mirrored_mean(probabilities_fn, image, copies):
         axes = tf.boolean_mask(tf.range(3), flip_masks[k])
         return k + 1, total + tf.reverse(probabilities_fn(tf.reverse(image, axes)), axes)
 
-    zeros = tf.zeros(tf.concat([tf.shape(image)[:3], [len(labels.REGIONS)]], axis=0))
+    zeros = tf.zeros(tf.concat([tf.shape(image)[:3], [num_regions]], axis=0))
     _, total = tf.while_loop(lambda k, _: k < copies, add_copy, (tf.constant(0), zeros))
     return total / tf.cast(copies, tf.float32)
 
 
-def canonical_labels(probabilities, thresholds, et_min_voxels):
-    """Canonical uint8 labels (x, y, z) from WT/TC/ET probabilities (x, y, z, 3).
+def canonical_labels(probabilities, thresholds, et_min_voxels, task=labels.GLI):
+    """Canonical uint8 labels (x, y, z) of `task` from its region probabilities (x, y, z, R).
 
-    Mirrors `postprocess.threshold_regions` then `postprocess.relabel_small_enhancing`.
+    Mirrors `postprocess.threshold_regions` (the task's decoding) then
+    `postprocess.relabel_small_enhancing`.
     """
     regions = probabilities >= tf.constant(thresholds, tf.float32)
-    canonical = tf.where(regions[..., 2], labels.ET,
-                         tf.where(regions[..., 1], labels.NCR,
-                                  tf.where(regions[..., 0], labels.ED, labels.BACKGROUND)))
-    canonical = tf.cast(canonical, tf.uint8)
-    enhancing = tf.equal(canonical, labels.ET)
+    names = task.region_names
+    canonical = tf.fill(tf.shape(regions)[:3], tf.constant(labels.BACKGROUND, tf.uint8))
+    for region, class_name in task.decoding:
+        canonical = tf.where(regions[..., names.index(region)],
+                             tf.constant(task.value(class_name), tf.uint8), canonical)
+    if task.et_fallback is None:
+        return canonical
+    enhancing = tf.equal(canonical, task.value("ET"))
     count = tf.reduce_sum(tf.cast(enhancing, tf.int64))
     too_small = (count > 0) & (count < et_min_voxels)
-    return tf.where(enhancing & too_small, tf.constant(labels.NCR, tf.uint8), canonical)
+    return tf.where(enhancing & too_small, tf.constant(task.value(task.et_fallback), tf.uint8),
+                    canonical)
 
 
-def to_convention(canonical, convention):
-    """uint8 labels of `canonical` in `convention` (a scalar string tensor naming a key of
-    brats_rev.labels.CONVENTIONS); another name is an InvalidArgumentError listing them."""
-    row = _position(CONVENTION_NAMES, convention, "label_convention")
-    return tf.gather(tf.constant(CONVENTION_TABLE)[row], tf.cast(canonical, tf.int32))
+def to_convention(canonical, convention, task=labels.GLI):
+    """uint8 labels of `canonical` (of `task`) in `convention`, a scalar string tensor naming
+    one of the task's conventions; another name is an InvalidArgumentError listing them."""
+    row = _position(task.conventions, convention, "label_convention")
+    return tf.gather(tf.constant(convention_table(task))[row], tf.cast(canonical, tf.int32))
 
 
 def segment(predict_windows, image, convention, tta, return_probabilities, window_size,
-            config, max_voxels):
+            config, max_voxels, task=labels.GLI):
     """Segments one raw case inside a graph.
 
     Args:
-      predict_windows: float32 (N, wx, wy, wz, C) -> (N, wx, wy, wz, 3) probabilities.
+      predict_windows: float32 (N, wx, wy, wz, C) -> (N, wx, wy, wz, R) probabilities of the
+        regions of `task`.
       image: float32 (X, Y, Z, C) raw intensities, modalities in layouts.MODALITIES order.
       convention: scalar string tensor, the output label convention.
       tta: scalar string tensor, a key of FLIPS ("none" or "flips8").
@@ -182,10 +191,12 @@ def segment(predict_windows, image, convention, tta, return_probabilities, windo
       config: brats_rev.config.InferenceConfig (overlap, batch size, thresholds, ET minimum,
         crop margin; its `tta` and `label_convention` are replaced by the inputs).
       max_voxels: largest X * Y * Z accepted.
+      task: the brats_rev.tasks.Task the model predicts.
     Returns:
-      {"labels": uint8 (X, Y, Z), "probabilities": float32 (X, Y, Z, 3) on the input grid
-      (0 outside the brain box) when `return_probabilities`, else shape (0, 0, 0, 3)}.
+      {"labels": uint8 (X, Y, Z), "probabilities": float32 (X, Y, Z, R) on the input grid
+      (0 outside the brain box) when `return_probabilities`, else shape (0, 0, 0, R)}.
     """
+    num_regions = len(task.regions)
     channels = len(layouts.MODALITIES)
     image = check_image(image, channels, max_voxels)
     mask = tf.reduce_any(tf.not_equal(image, 0), axis=-1)
@@ -198,13 +209,15 @@ def segment(predict_windows, image, convention, tta, return_probabilities, windo
 
     mode = _position(TTA_NAMES, tta, "tta")
     copies = tf.gather([len(FLIPS[name]) for name in TTA_NAMES], mode)
-    probabilities = mirrored_mean(windowed, prepared, copies)
-    canonical = canonical_labels(probabilities, config.thresholds, config.et_min_voxels)
+    probabilities = mirrored_mean(windowed, prepared, copies, num_regions)
+    canonical = canonical_labels(probabilities, config.region_thresholds(task),
+                                 config.et_min_voxels, task)
     original_shape = tf.shape(image)[:3]
-    outputs = {"labels": to_convention(uncrop(canonical, box, original_shape), convention)}
+    outputs = {"labels": to_convention(uncrop(canonical, box, original_shape), convention,
+                                       task)}
     outputs["probabilities"] = tf.ensure_shape(tf.cond(
         return_probabilities,
         lambda: uncrop(probabilities, box, original_shape),
-        lambda: tf.zeros([0, 0, 0, len(labels.REGIONS)], tf.float32)),
-        [None, None, None, len(labels.REGIONS)])
+        lambda: tf.zeros([0, 0, 0, num_regions], tf.float32)),
+        [None, None, None, num_regions])
     return outputs

@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from brats_rev import labels, metrics
+from brats_rev import metrics
 from brats_rev.inference.sliding_window import sliding_window_predict
 from brats_rev.training import summaries
 
@@ -37,16 +37,18 @@ def make_predictor(model, window_size, overlap, batch_size):
 
 @dataclasses.dataclass(frozen=True)
 class ValidationResult:
-    """dice: {case_id: float (R,)}; overlay: uint8 RGB image of the first case (or None)."""
+    """dice: {case_id: float (R,)}; overlay: uint8 RGB image of the first case (or None);
+    regions: the R region names (the task's, brats_rev.tasks)."""
 
     dice: dict
     overlay: np.ndarray | None
+    regions: tuple
 
     @property
     def region_dice(self):
         """Mean Dice over cases per region, {region: float}."""
         mean = np.mean(list(self.dice.values()), axis=0)
-        return dict(zip(labels.REGIONS, map(float, mean), strict=True))
+        return dict(zip(self.regions, map(float, mean), strict=True))
 
     @property
     def mean_dice(self):
@@ -56,19 +58,20 @@ class ValidationResult:
 
 def _axial_overlay(image, targets, probabilities):
     """The overlay (see summaries.overlay) of the axial slice with the most whole tumour,
-    FLAIR channel, whole-tumour region."""
+    FLAIR channel, whole-tumour region (region 0 of every task)."""
     slice_index = int(np.argmax(targets[..., 0].sum(axis=(0, 1))))
     return summaries.overlay(image[:, :, slice_index, 0], targets[:, :, slice_index, 0] > 0,
                              probabilities[:, :, slice_index, 0] > 0.5)
 
 
-def validate(predict, dataset):
+def validate(predict, dataset, regions):
     """Dice per case and region of `predict` on `dataset`.
 
     Args:
         predict: from `make_predictor`.
         dataset: `build_dataset(..., "validation", ...)`: dicts with "image" (1, X, Y, Z, C),
             "regions" (1, X, Y, Z, R) and "case_id" (1,).
+        regions: the R region names, in order (`Task.region_names`).
 
     Returns:
         ValidationResult.
@@ -81,4 +84,4 @@ def validate(predict, dataset):
         if overlay is None:
             overlay = _axial_overlay(case["image"][0].numpy(), case["regions"][0].numpy(),
                                      probabilities.numpy())
-    return ValidationResult(dice, overlay)
+    return ValidationResult(dice, overlay, tuple(regions))

@@ -8,6 +8,7 @@ starts. The RunConfig and its `config.json` belong to `brats_rev.run_folder`.
 import dataclasses
 import json
 
+from brats_rev import tasks
 from brats_rev.config import TrainConfig, experiment
 from brats_rev.run_folder import SECTIONS, RunConfig, read_config, write_config
 
@@ -104,13 +105,37 @@ def resolve(preset="tiny", config=None, overrides=()):
         except (TypeError, ValueError) as error:
             raise ValueError(f"Invalid {section} configuration: {error}") from error
     run = RunConfig(**built)
+    if run.data.task is not None:
+        run = with_task(run, run.data.task)
     check_consistency(run)
     return run
 
 
+def with_task(run, task_name):
+    """`run` for a dataset of task `task_name`: data.task set to it and the model's heads
+    (model.num_outputs) one per region of the task.
+
+    Raises:
+        ValueError: data.task names another task.
+    """
+    if run.data.task not in (None, task_name):
+        raise ValueError(f"data.task={run.data.task!r}, but the dataset {run.data.data_dir} is "
+                         f"of task {task_name!r}")
+    task = tasks.task_named(task_name)
+    return dataclasses.replace(run, model=run.model.replace(num_outputs=len(task.regions)),
+                               data=run.data.replace(task=task_name))
+
+
 def check_consistency(run):
-    """Cross-section checks: patch size vs the model's size multiple, deep-supervision weights
-    vs the model's outputs, warm-up vs run length."""
+    """Cross-section checks: the model's heads vs the task's regions, patch size vs the
+    model's size multiple, deep-supervision weights vs the model's outputs, warm-up vs run
+    length."""
+    if run.data.task is not None:
+        regions = tasks.task_named(run.data.task).region_names
+        if run.model.num_outputs != len(regions):
+            raise ValueError(f"model.num_outputs must be {len(regions)}, one per region of task "
+                             f"{run.data.task} ({', '.join(regions)}). Received: "
+                             f"model.num_outputs={run.model.num_outputs}")
     multiple = run.model.size_multiple
     if any(size % multiple for size in run.data.patch_size):
         raise ValueError(f"data.patch_size must be a multiple of {multiple} (2 ** (levels - 1) "

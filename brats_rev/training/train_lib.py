@@ -27,8 +27,9 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from brats_rev import losses, run_folder
-from brats_rev.data.dataset import build_dataset
+from brats_rev import losses, run_folder, tasks
+from brats_rev.data import manifest
+from brats_rev.data.dataset import build_dataset, dataset_task
 from brats_rev.models.factory import build_model
 from brats_rev.training import (
     case_validation,
@@ -130,7 +131,8 @@ class _Session:
 
 def _validate_and_keep_best(session, predict, validation_data, epoch):
     """Validates, writes summaries, saves `best/` on a new best."""
-    result = case_validation.validate(predict, validation_data)
+    result = case_validation.validate(predict, validation_data,
+                                      tasks.task_named(session.run.data.task).region_names)
     current = int(session.state["step"].numpy())
     region_dice = result.region_dice
     session.summaries.scalars("validation", current, {
@@ -259,7 +261,8 @@ def train(run, model_dir, strategy, dataset_fn=None):
     determinism.
 
     Args:
-        run: a resolved `run_folder.RunConfig`.
+        run: a resolved `run_folder.RunConfig`; when its data_dir holds a dataset, its task and
+            heads are set to the dataset's (`run_config.with_task`).
         model_dir: the run directory (`brats_rev.run_folder`).
         strategy: a tf.distribute.Strategy (`strategy.create_strategy`).
         dataset_fn: input_context -> tf.data.Dataset of (images, region targets) with
@@ -272,8 +275,11 @@ def train(run, model_dir, strategy, dataset_fn=None):
     Raises:
         NonFiniteLossError: the loss became NaN or Inf; the newest checkpoint is the last good
             state and nothing after it was saved.
-        ValueError: `model_dir` holds a run with another configuration.
+        ValueError: `model_dir` holds a run with another configuration, or data.task names
+            another task than the dataset's.
     """
+    if os.path.isfile(os.path.join(run.data.data_dir or "", manifest.MANIFEST_NAME)):
+        run = run_config.with_task(run, dataset_task(run.data).name)
     chief = strategy_lib.is_chief(strategy)
     fresh, new_folder = not run_folder.has_checkpoint(model_dir), not os.path.exists(model_dir)
     run_config.prepare_model_dir(run, model_dir, write_files=chief)

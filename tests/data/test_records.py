@@ -21,6 +21,7 @@ def _case(case_id, shape=(5, 4, 3), labelled=True, seed=0, integral=True):
     intensities[0, 0, 1, 1] = 0  # inside the brain (other channels nonzero)
     return {
         "case_id": case_id,
+        "task": "gli2023",
         "convention": "brats2023",
         "intensities": intensities,
         "label": label if labelled else None,
@@ -29,7 +30,7 @@ def _case(case_id, shape=(5, 4, 3), labelled=True, seed=0, integral=True):
         "affine": np.array([[-1.0, 0, 0, 0.1], [0, -1, 0, 239], [0, 0, 1, 1e-7], [0, 0, 0, 1]]),
         "spacing": np.array([1.0, 1.0, 1.2]),
         "foreground": {name: np.argwhere(label == value)[:3].astype(np.int32)
-                       for name, value in records.FOREGROUND_CLASSES.items()},
+                       for name, value in records.foreground_classes("gli2023").items()},
     }
 
 
@@ -45,6 +46,7 @@ def _expected_image(case):
 def _assert_same(decoded, case):
     assert decoded["case_id"] == case["case_id"]
     assert decoded["convention"] == case["convention"]
+    assert decoded["task"] == case["task"]
     assert decoded["image"].dtype == np.float32
     np.testing.assert_array_equal(decoded["image"], _expected_image(case))
     intensities = case["intensities"]
@@ -60,7 +62,8 @@ def _assert_same(decoded, case):
     np.testing.assert_array_equal(decoded["crop_box"], case["crop_box"])
     np.testing.assert_array_equal(decoded["affine"], case["affine"])  # float64, exact
     np.testing.assert_array_equal(decoded["spacing"], case["spacing"])
-    for name in records.FOREGROUND_CLASSES:
+    assert set(decoded["foreground"]) == set(case["foreground"])
+    for name in case["foreground"]:
         np.testing.assert_array_equal(decoded["foreground"][name], case["foreground"][name])
 
 
@@ -142,6 +145,34 @@ def test_version_1_record_is_refused_by_both_readers():
         _parse(old)
 
 
+def test_a_record_without_task_is_read_as_gli_by_both_readers():
+    """Records written before tasks were recorded have no task feature: they are gli2023."""
+    serialized = records.encode_example(_case("a"))
+    old = _rewritten(serialized, task=None)
+    assert "task" not in tf.train.Example.FromString(old).features.feature
+    assert records.decode_example(old)["task"] == "gli2023"
+    assert _parse(old)["task"].numpy() == b"gli2023"
+
+
+def test_a_record_of_another_task_is_refused_and_its_own_classes_are_kept():
+    """A ped2024 record stores the foreground of the PED classes; a reader of a gli2023
+    dataset refuses it naming both tasks."""
+    case = _case("BraTS-PED-00000-000")
+    label = case["label"]
+    case.update(task="ped2024", convention="brats2024-ped", foreground={
+        name: np.argwhere(label == value)[:3].astype(np.int32)
+        for name, value in records.foreground_classes("ped2024").items()})
+    serialized = records.encode_example(case)
+    decoded = records.decode_example(serialized)
+    _assert_same(decoded, case)
+    assert sorted(decoded["foreground"]) == ["CC", "ED", "ET", "NETC"]
+    parsed = records.parse_example(tf.constant(serialized), "ped2024")
+    assert sorted(parsed["foreground"]) == ["CC", "ED", "ET", "NETC"]
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="(?s)is of task.*ped2024.*this dataset is of task gli2023"):
+        _parse(serialized)
+
+
 def test_constant_modality_is_refused_by_the_encoder():
     case = _case("a")
     case["intensities"][..., 2] = np.where(case["intensities"][..., 2] != 0, 7, 0)
@@ -184,7 +215,7 @@ def _dataset(directory, shards=((("a", 1), ("b", 2)), (("c", 3),))):
         info = records.write_shard(path, [records.encode_example(_case(i, seed=s))
                                           for i, s in shard])
         infos.append({**info, "case_ids": [i for i, _ in shard]})
-    document = manifest.build_manifest(records.SCHEMA_VERSION, infos, {}, [], {}, 2)
+    document = manifest.build_manifest(records.SCHEMA_VERSION, "gli2023", infos, {}, [], {}, 2)
     return manifest.write_manifest(directory, document)
 
 

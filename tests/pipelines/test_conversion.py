@@ -10,8 +10,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from brats_rev import labels, phantoms
-from brats_rev.data import layouts, manifest, prepare, preprocess, records
+from brats_rev import labels, phantoms, tasks
+from brats_rev.data import case_tasks, layouts, manifest, prepare, preprocess, records
 from pipelines import conversion, convert_brats, publish
 from tests.data import bad_cases
 from tests.pipelines.folders import file_bytes
@@ -323,3 +323,63 @@ def test_unlabelled_dataset_converts_without_labels(tmp_path):
     assert all(len(c["foreground"]["ET"]) == 0 for c in decoded)
     assert document["cases"][ids[0]]["has_label"] is False
     assert document["cases"][ids[0]]["region_voxels"] is None
+
+
+def test_gli2024_cases_with_a_resection_cavity_convert_with_their_task(tmp_path):
+    """Label 4 (RC) is no 2023 label: read as gli2023 (the BraTS-GLI default) every case is
+    rejected naming it; with task gli2024 the labels round trip and the task is recorded."""
+    task = tasks.TASKS["gli2024"]
+    ids = phantoms.write_dataset(str(tmp_path / "in"), 2, "2023", SHAPE, seed=5, task=task)
+    with pytest.raises(publish.NothingConverted) as refused:
+        _convert(tmp_path / "in", tmp_path / "refused")
+    assert {p["case_id"] for p in refused.value.document["rejected"]} == set(ids)
+    assert "label values [4] are not allowed" in refused.value.document["rejected"][0]["problem"]
+
+    document = _convert(tmp_path / "in", tmp_path / "out", task="gli2024")
+    assert document["task"] == "gli2024" and document["rejected"] == []
+    for case in records.read_cases(str(tmp_path / "out")):
+        layout = layouts.LAYOUTS["2023"]
+        seg_path = tmp_path / "in" / case["case_id"] / layout.file_name(case["case_id"], "seg")
+        source = np.asarray(nib.load(str(seg_path)).dataobj)
+        assert 4 in source
+        full = preprocess.uncrop(case["label"], case["crop_box"], case["original_shape"])
+        np.testing.assert_array_equal(labels.from_canonical(full, "brats2024-gli"), source)
+        assert case["task"] == "gli2024" and case["convention"] == "brats2024-gli"
+        voxels = document["cases"][case["case_id"]]["region_voxels"]
+        assert voxels["RC"] == int(np.sum(source == 4)) > 0
+        assert voxels["WT"] == int(np.sum((source >= 1) & (source <= 3)))
+
+
+def test_ped_cases_need_a_task_and_ped2024_reads_them_with_its_own_numbers(tmp_path):
+    """BraTS-PED names do not tell 2023 from 2024 numbering: refused without a task, naming
+    the cases, before anything is written. As ped2024, file value 1 is ET (not NCR)."""
+    task = tasks.TASKS["ped2024"]
+    ids = phantoms.write_dataset(str(tmp_path / "in"), 2, "2023", SHAPE, seed=5, task=task)
+    with pytest.raises(case_tasks.TaskError, match=f"{ids[0]}, {ids[1]} do not tell their "
+                                                    "task \\(ped2023 or ped2024"):
+        _convert(tmp_path / "in", tmp_path / "refused")
+    assert not os.path.exists(tmp_path / "refused")
+    document = _convert(tmp_path / "in", tmp_path / "out", task="ped2024")
+    for case in records.read_cases(str(tmp_path / "out")):
+        seg_path = tmp_path / "in" / case["case_id"] / layouts.LAYOUTS["2023"].file_name(
+            case["case_id"], "seg")
+        source = np.asarray(nib.load(str(seg_path)).dataobj)
+        voxels = document["cases"][case["case_id"]]["region_voxels"]
+        assert voxels["ET"] == int(np.sum(source == 1)) > 0
+        assert voxels["CC"] == int(np.sum(source == 3)) > 0
+        assert voxels["ED"] == int(np.sum(source == 4)) > 0
+        assert sorted(case["foreground"]) == ["CC", "ED", "ET", "NETC"]
+        assert all(len(coordinates) for coordinates in case["foreground"].values())
+
+
+def test_cases_of_several_tasks_or_of_another_task_are_refused_naming_them(tmp_path):
+    gli = phantoms.write_dataset(str(tmp_path / "in"), 1, "2021", SHAPE)
+    men = phantoms.write_dataset(str(tmp_path / "in"), 1, "2023", SHAPE,
+                                 task=tasks.TASKS["men2023"])
+    with pytest.raises(case_tasks.TaskError, match=f"several tasks \\(gli2023: {gli[0]}; "
+                                                    f"men2023: {men[0]}\\)"):
+        _convert(tmp_path / "in", tmp_path / "out")
+    with pytest.raises(case_tasks.TaskError, match=f"task men2023 does not apply to case "
+                                                    f"{gli[0]} "):
+        _convert(tmp_path / "in", tmp_path / "out", task="men2023")
+    assert not os.path.exists(tmp_path / "out")

@@ -161,14 +161,17 @@ def test_check_response():
     labels = np.array([0, 1, 2, 4], np.uint8).reshape(1, 2, 2)
     probabilities = np.zeros((1, 2, 2, 3), np.float32)
     check_response({"labels": labels, "probabilities": probabilities}, (1, 2, 2), "brats2021",
-                   with_probabilities=True)
+                   with_probabilities=True, num_regions=3)
     for outputs, convention, problem in [
             ({"labels": labels, "probabilities": probabilities}, "brats2023",
              "labels: convention 'brats2023': label values [4] are not allowed"),
             ({"labels": labels, "probabilities": np.zeros((1, 2, 2), np.float32)}, "brats2021",
-             "probabilities have shape (1, 2, 2); expected (1, 2, 2, 3)")]:
+             "probabilities have shape (1, 2, 2); expected (1, 2, 2, 3)"),
+            ({"labels": labels, "probabilities": probabilities}, "brats2024-ped",
+             "probabilities have shape (1, 2, 2, 3); expected (1, 2, 2, 6)")]:
         with pytest.raises(transport.ServingError, match="malformed response") as raised:
-            check_response(outputs, (1, 2, 2), convention, with_probabilities=True)
+            check_response(outputs, (1, 2, 2), convention, with_probabilities=True,
+                           num_regions=6 if convention == "brats2024-ped" else 3)
         assert problem in str(raised.value)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from brats_rev import labels
+from brats_rev import labels, tasks
 from brats_rev.data import preprocess
 from brats_rev.inference import postprocess
 from brats_rev.inference.predictor import FLIPS
@@ -54,29 +54,42 @@ def test_zscore_of_a_constant_modality_is_an_invalid_argument():
 
 
 @pytest.mark.parametrize("et_min_voxels", [0, 30, 10 ** 6])
-def test_labels_equal_thresholding_then_small_et_relabelling(et_min_voxels):
+@pytest.mark.parametrize("task_name", ["gli2023", "gli2024", "ped2024"])
+def test_labels_equal_thresholding_then_small_et_relabelling(et_min_voxels, task_name):
+    task = tasks.TASKS[task_name]
     rng = np.random.default_rng(et_min_voxels)
-    probabilities = rng.random((12, 10, 8, 3)).astype(np.float32)
+    probabilities = rng.random((12, 10, 8, len(task.regions))).astype(np.float32)
     probabilities[..., 2] *= 0.55  # few ET voxels above 0.5: ~ 9% of 960
-    thresholds = (0.4, 0.6, 0.5)
+    thresholds = (0.4, 0.6, 0.5) + (0.5,) * (len(task.regions) - 3)
     expected = postprocess.relabel_small_enhancing(
-        postprocess.threshold_regions(probabilities, thresholds), et_min_voxels)
+        postprocess.threshold_regions(probabilities, thresholds, task), et_min_voxels, task)
     canonical = segment_graph.canonical_labels(tf.constant(probabilities), thresholds,
-                                               et_min_voxels).numpy()
+                                               et_min_voxels, task).numpy()
     np.testing.assert_array_equal(canonical, expected)
-    assert (labels.ET in canonical) == (et_min_voxels < 10 ** 6)
+    assert (task.value("ET") in canonical) == (et_min_voxels < 10 ** 6)
+    assert set(np.unique(canonical)) == set(range(task.num_classes)) - (
+        set() if et_min_voxels < 10 ** 6 else {task.value("ET")})
 
 
-@pytest.mark.parametrize("convention", sorted(labels.CONVENTIONS))
-def test_conventions_equal_the_label_table(convention):
-    canonical = np.array([[[0, 1], [2, 3]]], np.uint8)
-    converted = segment_graph.to_convention(tf.constant(canonical), tf.constant(convention))
+@pytest.mark.parametrize("task_name, convention", [
+    (name, convention) for name in ("gli2023", "gli2024", "ped2024")
+    for convention in tasks.TASKS[name].conventions])
+def test_conventions_equal_the_label_table(task_name, convention):
+    task = tasks.TASKS[task_name]
+    canonical = np.arange(task.num_classes, dtype=np.uint8).reshape(1, 1, -1)
+    converted = segment_graph.to_convention(tf.constant(canonical), tf.constant(convention),
+                                            task)
     np.testing.assert_array_equal(converted.numpy(), labels.from_canonical(canonical, convention))
 
 
-def test_an_unknown_convention_is_an_invalid_argument_naming_the_known_ones():
-    with pytest.raises(tf.errors.InvalidArgumentError, match="brats2020, brats2021"):
+def test_a_convention_of_another_task_is_an_invalid_argument_naming_the_tasks_own():
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="brats2023, brats2021, brats2020"):
         segment_graph.to_convention(tf.zeros((2, 2, 2), tf.uint8), tf.constant("brats2019"))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="label_convention must be one of brats2024-ped"):
+        segment_graph.to_convention(tf.zeros((2, 2, 2), tf.uint8), tf.constant("brats2023"),
+                                    tasks.TASKS["ped2024"])
 
 
 def test_every_tta_mode_is_a_prefix_of_the_flips8_order():
@@ -99,7 +112,7 @@ def test_mirrored_mean_equals_the_predictor_order_of_flips(tta):
         prediction = np.flip(position_dependent(tf.constant(flipped)).numpy(), axes)
         total = prediction if total is None else total + prediction
     mean = segment_graph.mirrored_mean(position_dependent, tf.constant(image),
-                                       tf.constant(len(FLIPS[tta])))
+                                       tf.constant(len(FLIPS[tta])), 3)
     np.testing.assert_array_equal(mean.numpy(), total / len(FLIPS[tta]))
 
 

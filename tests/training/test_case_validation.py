@@ -35,7 +35,7 @@ def test_validate_scores_each_case_and_region():
         mask[1:4, 1:4, 1, 0] = 1
         return tf.constant(mask) + 0 * tf.reduce_sum(volume)
 
-    result = case_validation.validate(half_wt_predict, cases)
+    result = case_validation.validate(half_wt_predict, cases, ("WT", "TC", "ET"))
     np.testing.assert_allclose(result.dice["case_a"], [2 * 9 / 27, 1.0, 1.0], rtol=1e-6)
     assert result.region_dice == pytest.approx({"WT": 2 * 9 / 27, "TC": 1.0, "ET": 1.0})
     np.testing.assert_allclose(result.mean_dice, (2 / 3 + 2) / 3, rtol=1e-6)
