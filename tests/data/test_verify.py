@@ -9,8 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from brats_rev import config, labels, phantoms
-from brats_rev.data import layouts, manifest, verify
+from brats_rev import config, labels, phantoms, tasks
+from brats_rev.data import case_tasks, layouts, manifest, verify
+from brats_rev.phantoms.task_labels import task_labels
 from pipelines import conversion, convert_brats
 from tests.data import bad_cases
 
@@ -39,6 +40,22 @@ def test_nifti_report(tmp_path):
     text = verify.format_report(report)
     assert f"      ok  {ids[0]}  24x28x20  WT={expected['WT'] / 1000:.1f}ml" in text
     assert text.endswith("3 cases: 1 ok, 1 with warnings, 1 rejected")
+
+
+def test_nifti_report_of_gli2024_cases_reads_the_resection_cavity_with_the_task(tmp_path):
+    """As conversion: label 4 is refused as gli2023 (the BraTS-GLI default), read as gli2024,
+    whose RC region the report counts."""
+    gli2024 = tasks.TASKS["gli2024"]
+    [case_id] = phantoms.write_dataset(str(tmp_path), 1, "2023", SHAPE, seed=4, task=gli2024)
+    assert verify.report_nifti(str(tmp_path))["summary"]["rejected"] == 1
+    report = verify.report_nifti(str(tmp_path), task="gli2024")
+    [row] = report["cases"]
+    assert report["task"] == "gli2024" and row["status"] == "ok"
+    expected = labels.region_voxel_counts(task_labels(
+        phantoms.make_phantom(SHAPE, [4, 0]).canonical, gli2024), gli2024)
+    assert row["region_voxels"] == expected and expected["RC"] > 0
+    with pytest.raises(case_tasks.TaskError, match=f"ped2024 does not apply to case {case_id}"):
+        verify.report_nifti(str(tmp_path), task="ped2024")
 
 
 @pytest.mark.slow
