@@ -23,6 +23,7 @@ def main(argv):
     options = flags.FLAGS
     output_options = inference_flags.output_options(options)
     config = inference_flags.inference_config(options)
+    found = inference_flags.input_cases(options)
     loaded = inference_flags.loaded_model(options)
     from brats_rev.inference.predictor import Predictor  # TensorFlow: after the flag checks
 
@@ -30,7 +31,7 @@ def main(argv):
         predictor = Predictor(loaded.model, loaded.window_size, config, loaded.task)
     except ValueError as error:  # a --label_convention or --thresholds the task does not take
         raise app.UsageError(str(error)) from None
-    report, problems = inference_flags.predict_input(predictor, options, output_options)
+    report, problems = batch.predict_folder(predictor, found, options.output_dir, output_options)
     header = {"model": options.model, "task": loaded.task.name, "input": options.input,
               "window_size": list(predictor.window_size), "config": config.to_dict()}
     return batch.write_report(options.output_dir, header, report, problems)

@@ -105,19 +105,10 @@ class NoCasesFound(ValueError):
     """A dataset root that holds no case folder and nothing that looks like one."""
 
 
-def predict_folder(predictor, input_dir, output_dir, options):
-    """Finds every case under `input_dir` and predicts them into `output_dir` (created), with
-    a progress bar on stderr.
+def input_cases(input_dir):
+    """(cases, problems) of `find_cases` under `input_dir` (segmentations not required): the
+    cases to predict and the brats_rev.data.problems.Problem list of those found incomplete.
 
-    Args:
-      predictor: as for `predict_cases`.
-      input_dir: a case folder or a dataset root (searched recursively; segmentations are not
-        required).
-      output_dir: folder for the outputs.
-      options: OutputOptions.
-    Returns:
-      (the report of `predict_cases`, the brats_rev.data.problems.Problem list of cases that
-      could not be found complete), the arguments `write_report` takes.
     Raises:
       NoCasesFound: `input_dir` holds no case folder and no folder of NIfTI files.
     """
@@ -126,6 +117,23 @@ def predict_folder(predictor, input_dir, output_dir, options):
         raise NoCasesFound(
             f"no BraTS case folder under {input_dir!r}; case folders are named as a release "
             f"names them ({layouts.case_patterns()}).")
+    return cases, problems
+
+
+def predict_folder(predictor, found, output_dir, options):
+    """Predicts the cases of `input_cases` into `output_dir` (created), with a progress bar on
+    stderr.
+
+    Args:
+      predictor: as for `predict_cases`.
+      found: (cases, problems) of `input_cases`.
+      output_dir: folder for the outputs.
+      options: OutputOptions.
+    Returns:
+      (the report of `predict_cases`, the problems of `found`), the arguments `write_report`
+      takes.
+    """
+    cases, problems = found
     os.makedirs(output_dir, exist_ok=True)
     report = predict_cases(predictor, cases, output_dir, options,
                            Progress(len(cases), failure="failed"))

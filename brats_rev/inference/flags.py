@@ -120,11 +120,10 @@ def output_options(options):
                                options.overwrite)
 
 
-def predict_input(segmenter, options, output_options):
-    """`batch.predict_folder` of --input into --output_dir; an --input that holds no case is
-    an app.UsageError (one line, exit status 1) instead of an empty report."""
+def input_cases(options):
+    """`batch.input_cases` of --input; an --input that holds no case is an app.UsageError (one
+    line, exit status 1), found before any model or server is touched."""
     try:
-        return batch.predict_folder(segmenter, options.input, options.output_dir,
-                                    output_options)
+        return batch.input_cases(options.input)
     except batch.NoCasesFound as error:
         raise app.UsageError(f"--input: {error}") from None

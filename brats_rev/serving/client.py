@@ -159,6 +159,7 @@ def main(argv):
     del argv
     options = flags.FLAGS
     output_options = inference_flags.output_options(options)
+    found = inference_flags.input_cases(options)
     server_options = transport.ServerOptions(
         options.server, options.model_name, options.model_version, options.protocol,
         options.tls_ca, options.timeout_s, options.max_message_mb << 20)
@@ -174,7 +175,8 @@ def main(argv):
         server.close()
         raise app.UsageError(str(error)) from None
     try:
-        report, problems = inference_flags.predict_input(segmenter, options, output_options)
+        report, problems = batch.predict_folder(segmenter, found, options.output_dir,
+                                                output_options)
     finally:
         server.close()
     if segmenter.stopped is not None:

@@ -103,8 +103,7 @@ def test_a_root_without_any_case_is_an_error_naming_the_patterns(tmp_path):
     (tmp_path / "notes.txt").write_text("no images here")
     (tmp_path / "empty").mkdir()
     with pytest.raises(batch.NoCasesFound, match="no BraTS case folder under .*BraTS2021_"):
-        batch.predict_folder(None, str(tmp_path), str(tmp_path / "out"), batch.OutputOptions())
-    assert not (tmp_path / "out").exists()  # refused before anything is written
+        batch.input_cases(str(tmp_path))
 
 
 def test_a_case_id_in_two_folders_is_a_failure_for_each_copy(tmp_path, capsys):
@@ -122,8 +121,8 @@ def test_a_case_id_in_two_folders_is_a_failure_for_each_copy(tmp_path, capsys):
             raise CaseError(f"{case.case_id}: not predicted here")
 
     predictor, output_dir = RecordingPredictor(), str(tmp_path / "out")
-    report, problems = batch.predict_folder(predictor, str(tmp_path / "in"), output_dir,
-                                            batch.OutputOptions())
+    report, problems = batch.predict_folder(predictor, batch.input_cases(str(tmp_path / "in")),
+                                            output_dir, batch.OutputOptions())
     assert predictor.seen == [ids[1]]  # neither copy of ids[0] is predicted
     assert batch.write_report(output_dir, {}, report, problems) == 1
     printed = capsys.readouterr().out

@@ -111,6 +111,16 @@ def test_usage_errors_write_nothing(dataset, tmp_path, flag, problem):
     assert not (tmp_path / "out").exists()
 
 
+def test_an_input_without_cases_is_a_usage_error_before_any_connection(tmp_path):
+    """The CA bundle does not exist either: the input is refused before connecting."""
+    (tmp_path / "in").mkdir()
+    result = _run("--server=127.0.0.1:1", "--model_name=brats", f"--input={tmp_path / 'in'}",
+                  f"--output_dir={tmp_path / 'out'}", f"--tls_ca={tmp_path / 'missing.pem'}")
+    assert result.returncode == 1
+    assert f"--input: no BraTS case folder under '{tmp_path / 'in'}'" in result.stderr
+    assert "TLS" not in result.stderr and not (tmp_path / "out").exists()
+
+
 def test_model_version_and_message_limit_reach_the_requests(grpc_address, tmp_path):
     """--model_version=1 of the stand-in labels flair > 600 (the latest, 2, labels > 300);
     --max_message_mb=1 lets the 32 x 32 x 24 case's request (384 KiB of float32) through and
