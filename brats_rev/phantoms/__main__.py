@@ -1,8 +1,8 @@
 """Entry point: `python -m brats_rev.phantoms` writes a phantom dataset (see the package doc)."""
 
-from absl import flags
+from absl import app, flags
 
-from brats_rev import program
+from brats_rev import program, tasks
 from brats_rev.data import layouts
 from brats_rev.phantoms.case import BRATS_SHAPE
 from brats_rev.phantoms.writing import KINDS, write_dataset
@@ -13,11 +13,16 @@ def main(argv):
     del argv
     options = flags.FLAGS
     shape = tuple(int(n) for n in options.shape.split(","))
+    task = tasks.TASKS[options.task]
+    first_id = layouts.case_id_for(options.release, 1, challenge=task.challenge)
+    if options.task not in layouts.task_choices(first_id)[0]:
+        raise app.UsageError(f"--task={options.task}: release {options.release} cases "
+                             f"({first_id}) cannot be of that task; use --release=2023")
     case_ids = write_dataset(options.output_dir, options.num_cases, options.release, shape,
                              options.seed, options.extension, options.with_seg,
-                             options.first_case, options.kind)
-    print(f"wrote {len(case_ids)} {options.kind} {options.release} cases of shape {shape} "
-          f"to {options.output_dir}")
+                             options.first_case, options.kind, task)
+    print(f"wrote {len(case_ids)} {options.kind} {options.release} {options.task} cases of "
+          f"shape {shape} to {options.output_dir}")
 
 
 def define_flags():
@@ -27,6 +32,9 @@ def define_flags():
     flags.DEFINE_enum("kind", "simple", sorted(KINDS), "Phantom kind: simple (fast, easy) or "
                       "realistic (a real brain, hard to segment).")
     flags.DEFINE_enum("release", "2021", sorted(layouts.LAYOUTS), "BraTS release layout.")
+    flags.DEFINE_enum("task", tasks.DEFAULT_TASK, sorted(tasks.TASKS),
+                      "BraTS task whose labels the segmentations hold (docs/DATA.md, Tasks); "
+                      "tasks other than GLI's need --release=2023.")
     flags.DEFINE_string("shape", ",".join(map(str, BRATS_SHAPE)),
                         "Grid size x,y,z in voxels; realistic cases always span 240x240x155 mm.")
     flags.DEFINE_integer("seed", 0, "Base seed; case k uses (seed, k).")
