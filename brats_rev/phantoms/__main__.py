@@ -21,8 +21,8 @@ def main(argv):
     case_ids = write_dataset(options.output_dir, options.num_cases, options.release, shape,
                              options.seed, options.extension, options.with_seg,
                              options.first_case, options.kind, task)
-    print(f"wrote {len(case_ids)} {options.kind} {options.release} {options.task} cases of "
-          f"shape {shape} to {options.output_dir}")
+    print(f"wrote {len(case_ids)} {options.kind} {options.release} cases of shape {shape} "
+          f"to {options.output_dir} (labels of task {options.task})")
 
 
 def define_flags():
