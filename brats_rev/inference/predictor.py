@@ -13,7 +13,9 @@ import tensorflow as tf
 
 # TensorFlow's function that freezes a tf.function's variables into constants (TF 2 has no
 # `tf.*` alias for it).
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+from tensorflow.python.framework.convert_to_constants import (
+    convert_variables_to_constants_v2_as_graph,
+)
 
 from brats_rev import labels as label_maps
 from brats_rev.config import InferenceConfig
@@ -23,6 +25,8 @@ from brats_rev.inference.case_io import CaseError, Prediction, load_images
 from brats_rev.inference.loading import load_model
 from brats_rev.inference.sliding_window import sliding_window_predict
 
+# The node attribute that names a custom gradient's function (set by tf.custom_gradient).
+_GRADIENT_MARK = "_gradient_op_type"
 # Axis subsets mirrored by TTA "flips8": every combination of the 3 spatial axes.
 FLIPS = {"none": ((),), "flips8": tuple(
     axes for count in range(4) for axes in itertools.combinations((0, 1, 2), count))}
@@ -40,18 +44,30 @@ def region_probabilities(model):
 def frozen_region_probabilities(model, window_size, in_channels):
     """`region_probabilities` of `model` as a graph with its weights folded in as constants.
 
-    Takes windows float32 (N, *window_size, in_channels), N any (another shape is an error
-    naming the expected one). Each window then costs less CPU time for the same result
-    (measured, not profiled: docs/BENCHMARKS.md, "Inference"). Later changes to the model's
-    weights are not seen.
+    Takes windows float32 (N, *window_size, in_channels), N any, a `window_size` entry None
+    for any size on that axis (another shape is an error naming the expected one). Each
+    window then costs less CPU time for the same result than through the model's variables
+    (about 0.75x: docs/BENCHMARKS.md, "Inference"). Later changes to the model's weights are
+    not seen.
     """
     shape = [None, *window_size, in_channels]
     forward = tf.function(region_probabilities(model)).get_concrete_function(
         tf.TensorSpec(shape, tf.float32))
-    frozen = convert_variables_to_constants_v2(forward)
+    _, graph_def = convert_variables_to_constants_v2_as_graph(forward)
+    # Ops of a custom gradient (Keras' swish is one) keep a mark naming their gradient
+    # function, which the frozen graph does not carry: without the marks the graph is plain
+    # forward ops, and a SavedModel of it loads without a warning about unsaved gradients.
+    for node in itertools.chain(graph_def.node, *(function.node_def
+                                                  for function in graph_def.library.function)):
+        if _GRADIENT_MARK in node.attr:
+            del node.attr[_GRADIENT_MARK]
+    imported = tf.compat.v1.wrap_function(
+        lambda: tf.graph_util.import_graph_def(graph_def, name=""), [])
+    frozen = imported.prune(imported.graph.get_tensor_by_name(forward.inputs[0].name),
+                            imported.graph.get_tensor_by_name(forward.outputs[0].name))
     # The frozen graph does not check its input: a window of another size would fail deep
     # inside the model.
-    return lambda windows: frozen(tf.ensure_shape(windows, shape))[0]
+    return lambda windows: frozen(tf.ensure_shape(windows, shape))
 
 
 class Predictor:

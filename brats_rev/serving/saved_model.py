@@ -17,8 +17,10 @@ labels are the task's, in one of its conventions (export.json names the task, it
 conventions).
 
 The graph runs the plain forward pass (`models.with_block_mode(model, "plain")`: every stage and
-transition rebuilt in "plain" mode with the same weights, so no op has a custom gradient) and
-needs neither brats_rev nor Keras to load. A version is
+transition rebuilt in "plain" mode with the same weights) frozen as the Predictor runs it
+(`frozen_region_probabilities`: the weights are constants of one function both signatures call,
+so the SavedModel has no variables and holds the weights once, and no op has a custom
+gradient); it needs neither brats_rev nor Keras to load. A version is
 written under a hidden temporary name in `export_base`, loaded back and checked, then renamed
 to its number, so TF Serving never sees a half-written version. The number is taken at that
 rename, under a lock on the base (`.export.lock`), so concurrent exports into one base get
@@ -36,7 +38,7 @@ import tensorflow as tf
 from brats_rev import atomic, labels, run_folder
 from brats_rev.config import InferenceConfig
 from brats_rev.data import layouts
-from brats_rev.inference.predictor import region_probabilities
+from brats_rev.inference.predictor import frozen_region_probabilities
 from brats_rev.models import with_block_mode
 from brats_rev.serving import model_base, segment_graph
 from brats_rev.serving.model_base import DEFAULT_MAX_VOXELS, DEFAULT_MODEL_NAME
@@ -68,11 +70,10 @@ def build_archive(model, window_size, config, max_voxels, task):
       max_voxels: largest X * Y * Z `segment` accepts.
       task: the brats_rev.tasks.Task the model's heads predict.
     """
-    plain = with_block_mode(model, "plain")
     channels = len(layouts.MODALITIES)
-    probabilities = region_probabilities(plain)
+    probabilities = frozen_region_probabilities(with_block_mode(model, "plain"),
+                                                (None, None, None), channels)
     archive = keras.export.ExportArchive()
-    archive.track(plain)
 
     def serving_default(patches):
         # A wrong rank or channel count fails here with TF's "not compatible with expected

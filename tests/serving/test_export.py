@@ -182,6 +182,22 @@ def test_serving_default_gives_the_model_probabilities_and_checks_shapes(signatu
         signature(patches=tf.constant(patches[:, :, :, :18]))
 
 
+def _op_types(signature):
+    """Op types in the graph of `signature` and in every function of its library."""
+    graph = signature.graph.as_graph_def()
+    return {node.op for node in graph.node} | {
+        node.op for function in graph.library.function for node in function.node_def}
+
+
+def test_both_signatures_run_the_model_with_its_weights_as_constants(signatures):
+    """As the Predictor's frozen model: no variable is read per window, which cost `segment`
+    about 1.3x predict's CPU time (docs/BENCHMARKS.md, "Inference")."""
+    loaded, found = signatures
+    for name in saved_model.SIGNATURES:
+        assert "ReadVariableOp" not in _op_types(found[name]), name
+    assert not loaded.variables
+
+
 def test_the_version_folder_holds_the_keras_model_metadata_and_a_server_config(
         exported, model_path):
     base, version_dir = exported
