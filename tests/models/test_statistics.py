@@ -7,7 +7,7 @@ import sys
 import keras
 import pytest
 
-from brats_rev.models.statistics import forward_flops, parameter_counts
+from brats_rev.models.statistics import flops_by_op, forward_flops, parameter_counts
 
 
 def _model(layer, spatial, channels):
@@ -26,10 +26,24 @@ def _model(layer, spatial, channels):
         # 2 x input voxels x kernel volume x in x out (not counted by the profiler itself)
         (keras.layers.Conv3DTranspose(2, 2, strides=2, use_bias=False), (4, 4, 4), 4,
          2 * 64 * 8 * 4 * 2),
+        # the same inside another layer, as in the U-Net's skip merges
+        (keras.Sequential([keras.layers.Conv3DTranspose(2, 2, strides=2, use_bias=False)]),
+         (4, 4, 4), 4, 2 * 64 * 8 * 4 * 2),
     ],
 )
 def test_forward_flops_of_single_layers(layer, spatial, channels, expected):
     assert forward_flops(_model(layer, spatial, channels)) == expected
+
+
+def test_flops_by_op_name_the_ops_and_add_up_to_forward_flops():
+    inputs = keras.Input((4, 4, 4, 4))
+    x = keras.layers.Dense(3, use_bias=False, name="a")(inputs)
+    x = keras.layers.Conv3DTranspose(2, 2, strides=2, use_bias=False, name="b")(x)
+    model = keras.Model(inputs, x)
+    counts = flops_by_op(model)
+    assert sum(counts.values()) == forward_flops(model) == 2 * 64 * 4 * 3 + 2 * 64 * 8 * 3 * 2
+    [transposed] = [name for name in counts if "/b" in name]
+    assert counts[transposed] == 2 * 64 * 8 * 3 * 2
 
 
 def test_forward_flops_needs_a_static_shape():
