@@ -1,7 +1,8 @@
 """Whole-case inference benchmark: seconds per case, peak memory, sliding-window overhead.
 
     python -m brats_rev.bench.inference [--preset=default] [--shape=240,240,155] \
-        [--window=128] [--overlap=0.5] [--batch_size=1] [--json_out=runs/bench/inference.json]
+        [--window=128] [--overlap=0.5] [--batch_size=1] [--serving] [--matmul_size=4096] \
+        [--matmul_repeats=5] [--json_out=runs/bench/inference.json]
 
 One synthetic case (brats_rev.phantoms) of `--shape` is written as NIfTI and segmented by a
 model of `--preset` with random weights (speed and memory do not depend on the weights), no
@@ -15,6 +16,14 @@ allocator on CPU (docs/ARCHITECTURE.md, "Facts", 3), in one run:
   * model calls: the same number of windows, same batch size, through the model alone in a
     traced function; overhead = predict / model calls, in wall time and in process CPU time
     (all threads; less sensitive to other jobs sharing the machine);
+  * the limit: forward FLOPs per case (`models.statistics.flops_by_op` of the model on one
+    window, times the windows), the GFLOP/s predict and the model calls achieve, and the
+    machine's float32 peak, a `--matmul_size`² matrix product (`bench.peak`), with the
+    instruction set and the implementations oneDNN reports for the primitives it created;
+  * where the time goes: one more predict call traced by TensorFlow's profiler, its wall time
+    shared among the layer kinds of `bench.layer_kinds` by the ops that ran (`bench.op_time`);
+    the kinds' seconds, their FLOPs and GFLOP/s, and the rest no op covers (numpy pre- and
+    post-processing, Python);
   * with --serving: the model exported for TF Serving (brats_rev.serving.saved_model), the
     SavedModel loaded back, its `segment` signature run on the same raw image: export seconds,
     SavedModel bytes, gRPC request / response TensorProto bytes, seconds and peak allocator
@@ -36,7 +45,7 @@ import tensorflow as tf
 from absl import flags
 
 from brats_rev import atomic, phantoms, program
-from brats_rev.bench import isolation, output
+from brats_rev.bench import isolation, layer_kinds, op_time, output, peak
 from brats_rev.config import InferenceConfig, preset
 from brats_rev.data.cases import find_cases
 from brats_rev.data.prepare import prepare_case
@@ -44,6 +53,7 @@ from brats_rev.inference import outputs
 from brats_rev.inference.predictor import Predictor
 from brats_rev.inference.sliding_window import window_starts
 from brats_rev.models import build_model
+from brats_rev.models.statistics import flops_by_op
 from brats_rev.serving import saved_model
 
 RESULT_PREFIX = "BRATS_REV_INFERENCE_RESULT "
@@ -88,7 +98,24 @@ def measure_serving(predictor, image, prediction, workdir):
             "labels_equal_predict": bool(np.array_equal(labels, prediction.labels))}
 
 
-def measure(preset_name, shape, window, overlap, batch_size, workdir, serving=False):
+def measure_kinds(predictor, image, convention, window_flops, windows):
+    """Per layer kind: FLOPs of the case, seconds of one traced `predict_image` call of
+    `image`, GFLOP/s; `window_flops` are `flops_by_op` of the model on one window."""
+    seconds, events = op_time.traced_ops(lambda: predictor.predict_image(image, convention))
+    kind_of = layer_kinds.classifier(predictor.model)
+    kind_seconds = op_time.wall_by_label(events, kind_of)
+    kind_flops = dict.fromkeys(layer_kinds.KINDS, 0)
+    for name, count in window_flops.items():
+        kind_flops[kind_of(name)] += count * windows
+    kinds = [{"kind": kind, "flops": kind_flops[kind], "seconds": kind_seconds.get(kind, 0.0),
+              "gflops_per_second": kind_flops[kind] / kind_seconds[kind] / 1e9
+              if kind_seconds.get(kind) else 0.0} for kind in layer_kinds.KINDS]
+    return {"profiled_predict_seconds": seconds, "kinds": kinds,
+            "unaccounted_seconds": seconds - sum(kind["seconds"] for kind in kinds)}
+
+
+def measure(preset_name, shape, window, overlap, batch_size, workdir, serving=False,
+            matmul_size=4096, matmul_repeats=5):
     """The result dict of one benchmark run (see the module docstring)."""
     keras.utils.set_random_seed(0)
     phantoms.write_dataset(workdir, 1, "2021", shape)
@@ -124,6 +151,11 @@ def measure(preset_name, shape, window, overlap, batch_size, workdir, serving=Fa
     for _ in range(calls):
         model_call(batch).numpy()
     model_seconds, model_cpu = time.perf_counter() - start, time.process_time() - cpu
+
+    window_flops = flops_by_op(build_model(preset(preset_name), window))
+    flops = sum(window_flops.values()) * windows
+    kinds = measure_kinds(predictor, loaded.image, case.convention, window_flops, windows)
+    matmul = peak.matmul_gflops(matmul_size, matmul_repeats)
     return {
         "preset": preset_name, "shape": list(shape), "crop_shape": list(crop_shape),
         "window": list(window), "overlap": overlap, "batch_size": batch_size,
@@ -132,6 +164,10 @@ def measure(preset_name, shape, window, overlap, batch_size, workdir, serving=Fa
         "model_seconds": model_seconds, "overhead": predict_seconds / model_seconds,
         "predict_cpu_seconds": predict_cpu, "model_cpu_seconds": model_cpu,
         "cpu_overhead": predict_cpu / model_cpu,
+        "forward_flops_per_window": flops // windows, "flops_per_case": flops,
+        "predict_gflops_per_second": flops / predict_seconds / 1e9,
+        "model_gflops_per_second": flops / model_seconds / 1e9,
+        "peak_matmul": matmul, **kinds,
         "peak_bytes": int(peak_case),
         "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "machine": output.machine_description(), **served,
@@ -143,7 +179,30 @@ def _arguments():
     return {"preset_name": options.preset,
             "shape": tuple(int(n) for n in options.shape),
             "window": (options.window,) * 3, "overlap": options.overlap,
-            "batch_size": options.batch_size, "serving": options.serving}
+            "batch_size": options.batch_size, "serving": options.serving,
+            "matmul_size": options.matmul_size, "matmul_repeats": options.matmul_repeats}
+
+
+def print_limit(result):
+    """Prints the FLOPs, GFLOP/s against the matmul peak, and the time per layer kind."""
+    matmul = result["peak_matmul"]
+    peak_rate = matmul["gflops_per_second"]
+    print(f"Forward {result['forward_flops_per_window'] / 1e9:.1f} GFLOP per window, "
+          f"{result['flops_per_case'] / 1e9:.1f} GFLOP per case: "
+          f"{result['predict_gflops_per_second']:.1f} GFLOP/s in predict, "
+          f"{result['model_gflops_per_second']:.1f} GFLOP/s in the model calls alone; peak "
+          f"{peak_rate:.1f} GFLOP/s (float32 {matmul['size']}² matmul, fastest of "
+          f"{matmul['repeats']}); oneDNN ISA: {result['onednn']['isa']}")
+    total = result["profiled_predict_seconds"]
+    rows = [[kind["kind"], f"{kind['flops'] / 1e9:.1f}", f"{kind['seconds']:.2f}",
+             f"{100 * kind['seconds'] / total:.0f}%", f"{kind['gflops_per_second']:.1f}",
+             f"{100 * kind['gflops_per_second'] / peak_rate:.0f}%"]
+            for kind in result["kinds"]]
+    rows.append(["rest (no TF op running)", "", f"{result['unaccounted_seconds']:.2f}",
+                 f"{100 * result['unaccounted_seconds'] / total:.0f}%", "", ""])
+    print(f"One more predict, traced by the profiler ({total:.1f} s), by layer kind:")
+    print(output.markdown_table(["kind", "GFLOP / case", "s", "share", "GFLOP/s", "of peak"],
+                                rows))
 
 
 def main(argv):
@@ -152,13 +211,15 @@ def main(argv):
     options = flags.FLAGS
     if os.environ.get(isolation.BFC_VARIABLE, "").lower() != "true":
         done = subprocess.run([sys.executable, "-m", "brats_rev.bench.inference", *sys.argv[1:]],
-                              env=isolation.measurement_environment(), capture_output=True,
-                              text=True, check=False)
+                              env={**isolation.measurement_environment(),
+                                   **peak.ONEDNN_ENVIRONMENT},
+                              capture_output=True, text=True, check=False)
         lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
         if not lines:
             raise RuntimeError(f"inference benchmark failed (exit {done.returncode}):\n"
                                + "\n".join(done.stderr.splitlines()[-25:]))
         result = json.loads(lines[-1][len(RESULT_PREFIX):])
+        result["onednn"] = peak.onednn_report(done.stdout.splitlines())
         print(f"Inference, preset {result['preset']} (random weights), case "
               f"{'x'.join(map(str, result['shape']))} cropped to "
               f"{'x'.join(map(str, result['crop_shape']))}, window {result['window'][0]}^3, "
@@ -173,6 +234,7 @@ def main(argv):
               f"{result['cpu_overhead']:.2f}x",
               f"{result['peak_bytes'] / output.MIB:.0f}",
               f"{result['max_rss_bytes'] / output.MIB:.0f}"]]))
+        print_limit(result)
         if options.serving:
             print(f"Exported for TF Serving in {result['export_seconds']:.0f} s; the `segment` "
                   "signature on the same raw image:")
@@ -205,6 +267,10 @@ def define_flags():
     flags.DEFINE_integer("batch_size", 1, "Windows per model call.", lower_bound=1)
     flags.DEFINE_bool("serving", False, "Also export the model and time its `segment` "
                       "signature on the same case.")
+    flags.DEFINE_integer("matmul_size", 4096, "Edge of the float32 matrices whose product "
+                         "measures the machine's peak GFLOP/s.", lower_bound=1)
+    flags.DEFINE_integer("matmul_repeats", 5, "Timed matrix products (the fastest counts).",
+                         lower_bound=1)
     flags.DEFINE_string("json_out", None, "Write the result as JSON here.")
 
 
