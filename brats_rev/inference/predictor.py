@@ -47,8 +47,7 @@ def frozen_region_probabilities(model, window_size, in_channels):
     Takes windows float32 (N, *window_size, in_channels), N any, a `window_size` entry None
     for any size on that axis (another shape is an error naming the expected one). Each
     window then costs less CPU time for the same result than through the model's variables
-    (about 0.75x: docs/BENCHMARKS.md, "Inference"). Later changes to the model's weights are
-    not seen.
+    (docs/BENCHMARKS.md, "Inference"). Later changes to the model's weights are not seen.
     """
     shape = [None, *window_size, in_channels]
     forward = tf.function(region_probabilities(model)).get_concrete_function(
