@@ -10,11 +10,11 @@ from brats_rev import labels
 from brats_rev.data import preprocess
 
 
-def threshold_regions(probabilities, thresholds=None, task=labels.GLI):
+def threshold_regions(probabilities, thresholds, task=labels.GLI):
     """Canonical uint8 labels (x, y, z) of `task` from its region probabilities (x, y, z, R).
 
     A voxel is in a region when its probability is >= that region's threshold (one per
-    region; None: 0.5 each); the task's
+    region, `InferenceConfig.region_thresholds`); the task's
     decoding then gives it one class (`labels.canonical_from_regions`; GLI: ET wins, then TC as
     NCR, then WT as ED), so a voxel above the ET threshold is ET even if its WT probability is
     low.
@@ -24,8 +24,6 @@ def threshold_regions(probabilities, thresholds=None, task=labels.GLI):
     if probabilities.shape[-1:] != (len(regions),):
         raise ValueError(f"probabilities need a last axis of {len(regions)} regions "
                          f"{regions}. Received: shape={probabilities.shape}")
-    if thresholds is None:
-        thresholds = (0.5,) * len(regions)
     return labels.canonical_from_regions(probabilities >= np.asarray(thresholds, np.float32),
                                          task)
 

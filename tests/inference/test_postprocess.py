@@ -4,9 +4,13 @@ import numpy as np
 import pytest
 
 from brats_rev import labels, phantoms
+from brats_rev.config import InferenceConfig
 from brats_rev.data import preprocess
 from brats_rev.data.prepare import prepare_case
 from brats_rev.inference import postprocess
+
+# The default thresholds of the GLI regions (0.5 each).
+HALF = InferenceConfig().region_thresholds(labels.GLI)
 
 
 def test_threshold_regions_table():
@@ -19,7 +23,7 @@ def test_threshold_regions_table():
         [0.5, 0.2, 0.2],  # at the threshold counts as inside
         [0.7, 0.45, 0.2],  # TC below its own threshold 0.5 -> ED
     ], np.float32)[:, None, None, :]
-    canonical = postprocess.threshold_regions(probabilities)
+    canonical = postprocess.threshold_regions(probabilities, HALF)
     assert canonical.dtype == np.uint8
     np.testing.assert_array_equal(canonical[:, 0, 0], [0, 2, 1, 3, 3, 2, 2])
     lowered = postprocess.threshold_regions(probabilities, thresholds=(0.8, 0.4, 0.9))
@@ -28,7 +32,7 @@ def test_threshold_regions_table():
 
 def test_threshold_regions_rejects_wrong_channel_count():
     with pytest.raises(ValueError, match="Received: shape=\\(2, 2, 2, 2\\)"):
-        postprocess.threshold_regions(np.zeros((2, 2, 2, 2)))
+        postprocess.threshold_regions(np.zeros((2, 2, 2, 2)), HALF)
 
 
 @pytest.mark.parametrize("min_voxels, expected_et", [(0, 3), (3, 3), (4, 0), (100, 0)])
@@ -53,7 +57,7 @@ def test_true_regions_give_back_the_seg_file_exactly(release):
     prepared = prepare_case(image, margin=2)
     assert np.all(prepared.box[:, 0] > 0)  # the crop really removes something
     regions = labels.regions_from_canonical(preprocess.crop(phantom.canonical, prepared.box))
-    canonical = postprocess.threshold_regions(regions.astype(np.float32))
+    canonical = postprocess.threshold_regions(regions.astype(np.float32), HALF)
     restored = postprocess.to_original_grid(canonical, prepared.box, prepared.original_shape,
                                             convention)
     assert restored.dtype == np.uint8
